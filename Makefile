@@ -1,0 +1,48 @@
+# Coffer. `make run` serves on the embedded default; `make test` runs everything.
+GO        ?= go
+BIN       := bin/coffer
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Seconds each fuzz target runs in `make test` (longer: make fuzz FUZZTIME=5m).
+FUZZTIME  ?= 5s
+
+.PHONY: all build run test vet lint unit fuzz bench vectors clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/coffer
+
+run: build
+	./$(BIN) serve
+
+test: vet lint unit fuzz
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# A short run of every fuzz target (go test allows one target per run).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5x >/tmp/coffer-fuzz.log 2>&1 || { cat /tmp/coffer-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vectors:
+	$(GO) run ./cmd/vectors -out testdata/vectors
+	$(GO) test ./internal/srp -run TestVectors -update
+
+clean:
+	rm -rf bin

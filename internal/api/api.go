@@ -1,0 +1,238 @@
+// Package api holds the wire types of Coffer's HTTP API, shared by the server
+// and the client so both always agree. Byte strings travel as standard base64
+// (encoding/json's []byte encoding). Every path is under /v1; a breaking change
+// gets a new prefix.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the protocol version the client and server speak. A client
+// refuses a server announcing any other version.
+const Version = 1
+
+// Paths of the endpoints.
+const (
+	PathHealth        = "/healthz"
+	PathInfo          = "/v1/info"
+	PathSignup        = "/v1/signup"
+	PathLoginStart    = "/v1/login/start"
+	PathLoginFinish   = "/v1/login/finish"
+	PathLogout        = "/v1/logout"
+	PathMe            = "/v1/me"
+	PathSessions      = "/v1/sessions"
+	PathSession       = "/v1/sessions/{id}"
+	PathPassword      = "/v1/account/password"
+	PathRecoverStart  = "/v1/recover/start"
+	PathRecoverFinish = "/v1/recover/finish"
+	PathUserBundle    = "/v1/users/{name}/bundle"
+)
+
+// MaxBodyBytes bounds every JSON request body.
+const MaxBodyBytes = 1 << 20
+
+// Error codes in ErrorBody.Error.Code.
+const (
+	CodeBadRequest      = "bad_request"
+	CodeUnauthorized    = "unauthorized"
+	CodeForbidden       = "forbidden"
+	CodeNotFound        = "not_found"
+	CodeConflict        = "conflict"
+	CodeAuthFailed      = "auth_failed"
+	CodeTooManyRequests = "too_many_requests"
+	CodeTooLarge        = "too_large"
+	CodeUnsupported     = "unsupported_media_type"
+	CodeInternal        = "internal"
+)
+
+// ErrorBody is the shape of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is a machine-readable code with a human-readable message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Info describes the server: GET /v1/info.
+type Info struct {
+	Version int    `json:"version"`
+	SRP     string `json:"srp"` // SRP group and hash, "rfc5054-3072-sha256"
+}
+
+// SRPGroup names the only SRP parameters this version speaks.
+const SRPGroup = "rfc5054-3072-sha256"
+
+// KDF is the Argon2id parameters of an account.
+type KDF struct {
+	Alg         string `json:"alg"` // always "argon2id"
+	MemoryKiB   uint32 `json:"memory_kib"`
+	Iterations  uint32 `json:"iterations"`
+	Parallelism uint32 `json:"parallelism"`
+}
+
+// KDFArgon2id is the only KDF algorithm of this version.
+const KDFArgon2id = "argon2id"
+
+// Credentials is what the server stores to authenticate a password and
+// what the client needs to unlock its keys with it.
+type Credentials struct {
+	Salt       []byte `json:"salt"`
+	KDF        KDF    `json:"kdf"`
+	Verifier   []byte `json:"verifier"`
+	SealedKeys []byte `json:"sealed_keys"`
+	Epoch      uint32 `json:"epoch"`
+}
+
+// SignupRequest creates an account: POST /v1/signup.
+type SignupRequest struct {
+	User               string      `json:"user"`
+	Credentials        Credentials `json:"credentials"`
+	RecoverySealedKeys []byte      `json:"recovery_sealed_keys"`
+	RecoveryAuthPub    []byte      `json:"recovery_auth_pub"`
+	PublicBundle       []byte      `json:"public_bundle"`
+}
+
+// LoginStartRequest begins SRP: POST /v1/login/start.
+type LoginStartRequest struct {
+	User string `json:"user"`
+	A    []byte `json:"a"`
+	// DeviceToken, if the client has one from an earlier login to this
+	// account, exempts it from the account-wide throttle (see docs/api.md).
+	DeviceToken []byte `json:"device_token,omitempty"`
+}
+
+// LoginStartResponse carries the salt, KDF parameters and server ephemeral.
+type LoginStartResponse struct {
+	HandshakeID string `json:"handshake_id"`
+	Salt        []byte `json:"salt"`
+	KDF         KDF    `json:"kdf"`
+	B           []byte `json:"b"`
+}
+
+// LoginFinishRequest proves the password: POST /v1/login/finish.
+type LoginFinishRequest struct {
+	HandshakeID string `json:"handshake_id"`
+	M1          []byte `json:"m1"`
+	DeviceName  string `json:"device_name"`
+	DeviceToken []byte `json:"device_token,omitempty"`
+	// UnlockKey is a random key the client made to wrap its local key
+	// cache; the server keeps it with the session and hands it back to
+	// the session's bearer only.
+	UnlockKey []byte `json:"unlock_key"`
+}
+
+// LoginFinishResponse proves the server knew the verifier and opens the session.
+type LoginFinishResponse struct {
+	M2           []byte `json:"m2"`
+	SessionID    string `json:"session_id"`
+	Token        string `json:"token"`
+	DeviceToken  []byte `json:"device_token"`
+	SealedKeys   []byte `json:"sealed_keys"`
+	Epoch        uint32 `json:"epoch"`
+	PublicBundle []byte `json:"public_bundle"`
+}
+
+// Me is the caller's account and session: GET /v1/me.
+type Me struct {
+	User         string `json:"user"`
+	SessionID    string `json:"session_id"`
+	UnlockKey    []byte `json:"unlock_key"`
+	Epoch        uint32 `json:"epoch"`
+	PublicBundle []byte `json:"public_bundle"`
+}
+
+// Session describes one logged-in device: GET /v1/sessions.
+type Session struct {
+	ID         string    `json:"id"`
+	DeviceName string    `json:"device_name"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Current    bool      `json:"current"`
+}
+
+// SessionList is the response of GET /v1/sessions.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
+}
+
+// PasswordRequest changes the password: POST /v1/account/password. It is
+// authorised by the bearer token and by a fresh SRP proof of the old
+// password (a handshake begun with /v1/login/start).
+type PasswordRequest struct {
+	HandshakeID string      `json:"handshake_id"`
+	M1          []byte      `json:"m1"`
+	New         Credentials `json:"new"`
+	// Binding is crypto.PasswdBinding(K, digest of New): it ties the new
+	// credentials to the SRP handshake that authorised them.
+	Binding []byte `json:"binding"`
+}
+
+// PasswordResponse carries the server's SRP proof.
+type PasswordResponse struct {
+	M2 []byte `json:"m2"`
+}
+
+// RecoverStartRequest begins a recovery: POST /v1/recover/start.
+type RecoverStartRequest struct {
+	User string `json:"user"`
+}
+
+// RecoverStartResponse carries what the recovery key unlocks and a challenge
+// to sign with the key derived from it.
+type RecoverStartResponse struct {
+	ChallengeID        string `json:"challenge_id"`
+	Challenge          []byte `json:"challenge"`
+	RecoverySealedKeys []byte `json:"recovery_sealed_keys"`
+	Epoch              uint32 `json:"epoch"`
+}
+
+// RecoverFinishRequest sets new credentials: POST /v1/recover/finish.
+type RecoverFinishRequest struct {
+	ChallengeID string      `json:"challenge_id"`
+	New         Credentials `json:"new"`
+	// Signature is the recovery auth key's Ed25519 signature over
+	// crypto.RecoveryMessage(user, challenge, digest of New).
+	Signature []byte `json:"signature"`
+}
+
+// BundleResponse is a user's signed public key bundle: GET /v1/users/{name}/bundle.
+type BundleResponse struct {
+	User         string `json:"user"`
+	PublicBundle []byte `json:"public_bundle"`
+}
+
+// Empty is the body of responses that carry nothing.
+type Empty struct{}
+
+// MaxUserNameLen bounds account names.
+const MaxUserNameLen = 64
+
+// CheckUserName reports whether name is an acceptable account name: 1 to 64
+// bytes of lowercase ASCII letters, digits, '.', '_' and '-', starting with a
+// letter or digit. Names are kept this narrow because they are shown to other
+// users in share lists, where look-alike Unicode would help an impersonator.
+func CheckUserName(name string) error {
+	if name == "" {
+		return errors.New("user name is empty")
+	}
+	if len(name) > MaxUserNameLen {
+		return fmt.Errorf("user name is longer than %d bytes", MaxUserNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return errors.New("user name may hold only lowercase letters, digits, '.', '_' and '-', and must start with a letter or digit")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coffer-drive/coffer/internal/api"
+)
+
+// APIError is an error answered by the server.
+type APIError struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter string // the Retry-After header, if any
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("server: %s", e.Message)
+	if e.RetryAfter != "" {
+		msg += fmt.Sprintf(" (retry after %s s)", e.RetryAfter)
+	}
+	return msg
+}
+
+// maxResponse bounds a JSON response, so a hostile server cannot make the
+// client buffer without limit.
+const maxResponse = 16 << 20
+
+// transport speaks JSON to one server.
+type transport struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// normalizeServer checks a server URL and strips a trailing slash.
+func normalizeServer(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("no server given: pass --server URL or set COFFER_SERVER")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("server %q is not an http:// or https:// URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("server %q must not carry a query, fragment or credentials", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func newTransport(server, token string, hc *http.Client) *transport {
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Minute}
+	}
+	return &transport{base: server, token: token, http: hc}
+}
+
+// do sends in as JSON (if not nil) and decodes the answer into out (if not nil).
+func (t *transport) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach server %s: %w", t.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
+			return &APIError{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s answered %s", method, path, resp.Status)}
+		}
+		return &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RetryAfter: resp.Header.Get("Retry-After")}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}

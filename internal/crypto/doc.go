@@ -1,0 +1,20 @@
+// Package crypto implements the account-key constructions of Coffer, as
+// specified normatively in docs/crypto.md: the password KDF, the account key
+// pair, the AEAD envelope that seals private keys, the recovery key, and the
+// self-signed public key bundle with its fingerprint.
+//
+// The server is the adversary. Every stored object therefore carries a
+// version byte and is bound, through associated data or a signature, to a
+// domain-separation label of the form "coffer/v1/<name>" and to the object it
+// belongs to (user name, epoch), so that a server that swaps, replays or
+// edits an object is detected by the client.
+//
+// The package does no I/O and keeps no mutable state; all randomness comes
+// from crypto/rand. Only the Go standard library and
+// golang.org/x/crypto/argon2 are used; no primitive is implemented here.
+//
+// User names are treated as opaque bytes (the UTF-8 encoding of the Go
+// string). Canonicalising them is the job of the API layer, which must do it
+// before calling into this package, because every derivation is bound to the
+// exact bytes.
+package crypto

@@ -1,0 +1,129 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestKDFParamsCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		p    KDFParams
+		want error
+	}{
+		{"default", DefaultKDF, nil},
+		{"floor exactly", KDFParams{MinKDFMemoryKiB, MinKDFIterations, MinKDFParallelism}, nil},
+		{"ceiling exactly", KDFParams{MaxKDFMemoryKiB, MaxKDFIterations, MaxKDFParallelism}, nil},
+		{"downgrade memory 32 MiB", KDFParams{32 * 1024, 3, 1}, ErrWeakKDF},
+		{"downgrade memory one below", KDFParams{MinKDFMemoryKiB - 1, 3, 1}, ErrWeakKDF},
+		{"downgrade iterations 2", KDFParams{64 * 1024, 2, 1}, ErrWeakKDF},
+		{"downgrade both", KDFParams{32 * 1024, 2, 1}, ErrWeakKDF},
+		{"zero parallelism", KDFParams{64 * 1024, 3, 0}, ErrWeakKDF},
+		{"zero value", KDFParams{}, ErrWeakKDF},
+		{"memory above 4 GiB", KDFParams{MaxKDFMemoryKiB + 1, 3, 1}, ErrKDFTooCostly},
+		{"memory max uint32", KDFParams{^uint32(0), 3, 1}, ErrKDFTooCostly},
+		{"iterations 65", KDFParams{64 * 1024, 65, 1}, ErrKDFTooCostly},
+		{"parallelism 17", KDFParams{64 * 1024, 3, 17}, ErrKDFTooCostly},
+		{"parallelism 256 (would wrap uint8)", KDFParams{64 * 1024, 3, 256}, ErrKDFTooCostly},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.Check()
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Check() = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Check() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDerivePasswordKeysRefusesBadInput(t *testing.T) {
+	salt := make([]byte, SaltSize)
+	pw := []byte("password")
+	// None of these may reach Argon2: the weak ones would be a downgrade,
+	// the costly ones would allocate gigabytes.
+	for _, p := range []KDFParams{
+		{32 * 1024, 3, 1}, {64 * 1024, 2, 1}, {32 * 1024, 2, 1},
+		{MaxKDFMemoryKiB + 1, 3, 1}, {64 * 1024, 1000, 1}, {64 * 1024, 3, 255},
+	} {
+		_, err := DerivePasswordKeys(pw, "alice", salt, p)
+		if !errors.Is(err, ErrWeakKDF) && !errors.Is(err, ErrKDFTooCostly) {
+			t.Errorf("DerivePasswordKeys(%+v) error = %v, want ErrWeakKDF or ErrKDFTooCostly", p, err)
+		}
+	}
+	for _, n := range []int{0, 8, 15, 17, 32} {
+		if _, err := DerivePasswordKeys(pw, "alice", make([]byte, n), DefaultKDF); err == nil {
+			t.Errorf("DerivePasswordKeys with %d-byte salt succeeded", n)
+		}
+	}
+}
+
+func TestDerivePasswordKeysBinding(t *testing.T) {
+	salt := bytes.Repeat([]byte{7}, SaltSize)
+	base, err := DerivePasswordKeys([]byte("hunter2"), "alice", salt, DefaultKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(base.SRPX) != 32 {
+		t.Fatalf("len(SRPX) = %d, want 32", len(base.SRPX))
+	}
+	if bytes.Equal(base.SRPX, base.KEK[:]) {
+		t.Fatal("SRPX and KEK are equal; they must be independent")
+	}
+	again, err := DerivePasswordKeys([]byte("hunter2"), "alice", salt, DefaultKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.SRPX, base.SRPX) || again.KEK != base.KEK {
+		t.Fatal("derivation is not deterministic")
+	}
+	otherSalt := bytes.Clone(salt)
+	otherSalt[0] ^= 1
+	for name, in := range map[string]struct {
+		pw   string
+		user string
+		salt []byte
+	}{
+		"password": {"hunter3", "alice", salt},
+		"user":     {"hunter2", "alicf", salt},
+		"salt":     {"hunter2", "alice", otherSalt},
+	} {
+		k, err := DerivePasswordKeys([]byte(in.pw), in.user, in.salt, DefaultKDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(k.SRPX, base.SRPX) || k.KEK == base.KEK {
+			t.Errorf("changing the %s did not change both keys", name)
+		}
+	}
+
+	base.Wipe()
+	if !bytes.Equal(base.SRPX, make([]byte, 32)) || base.KEK != [32]byte{} {
+		t.Error("Wipe left key material")
+	}
+	var nilKeys *PasswordKeys
+	nilKeys.Wipe() // must not panic
+}
+
+func TestNewSalt(t *testing.T) {
+	a, err := NewSalt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewSalt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != SaltSize || len(b) != SaltSize {
+		t.Fatalf("salt lengths %d, %d, want %d", len(a), len(b), SaltSize)
+	}
+	if bytes.Equal(a, b) {
+		t.Fatal("two salts are equal")
+	}
+}

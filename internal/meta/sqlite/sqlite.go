@@ -1,0 +1,310 @@
+// Package sqlite implements meta.Store on a single SQLite database file,
+// using the pure-Go driver modernc.org/sqlite.
+//
+// Several processes may open the same file: every transaction that reads
+// before it writes takes SQLite's write lock at BEGIN, so read-modify-write
+// operations stay atomic across processes as well as goroutines.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/coffer-drive/coffer/internal/meta"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ meta.Store = (*Store)(nil)
+
+const (
+	// busyTimeout bounds how long a statement waits for another process
+	// to release the write lock. The driver also gives up as soon as the
+	// call's context is done.
+	busyTimeout = 10 * time.Second
+
+	// maxReaders caps the pool of reading connections. Past a handful,
+	// more connections only cost file descriptors and page cache.
+	maxReaders = 16
+
+	// migrateAttempts is how often Open runs the migrations before giving
+	// up; see migrate.
+	migrateAttempts = 3
+)
+
+// Store is a meta.Store backed by an SQLite database file.
+//
+// It keeps two pools on the file: one connection for all writes and a few
+// for plain reads. SQLite admits one writer at a time anyway; queueing this
+// process's writers for the single connection makes them wait in turn, for
+// as long as their contexts allow, instead of all polling SQLite's lock with
+// backoff, which under load starves some of them past busyTimeout. The busy
+// timeout is then only ever spent waiting for other processes.
+type Store struct {
+	w *sql.DB // the single writing connection
+	r *sql.DB // read-only connections, for single-statement reads
+}
+
+// Open opens (creating if needed) the SQLite database at path and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	// SQLite would create the file world-readable (less the umask), and its
+	// -wal and -shm files after it. It holds password verifiers, sealed
+	// keys and server secrets, so create it owner-only first; SQLite gives
+	// the -wal and -shm files the database file's permissions. This also
+	// turns a bad path into a plain OS error rather than SQLite's
+	// "unable to open database file".
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		// Drop the *fs.PathError's copy of the path, which Open adds.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	f.Close()
+
+	w, err := openPool(ctx, abs, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	r, err := openPool(ctx, abs, false)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// openPool opens the writing pool (of one connection) or the reading pool
+// on the database file at the absolute path abs.
+func openPool(ctx context.Context, abs string, write bool) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dataSourceName(abs, write))
+	if err != nil {
+		return nil, err
+	}
+	if write {
+		db.SetMaxOpenConns(1)
+	} else {
+		db.SetMaxOpenConns(maxReaders)
+		db.SetMaxIdleConns(maxReaders)
+	}
+	// sql.Open connects lazily; ping so that a bad file or a failing
+	// pragma is reported by Open rather than by the first request.
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// dataSourceName builds the modernc DSN for the database file at the
+// absolute path abs. The pragmas go in the DSN rather than being executed
+// once after opening so that every pooled connection gets them, including
+// those the pool opens later.
+func dataSourceName(abs string, write bool) string {
+	// The path goes in a file: URI, percent-encoded, so that names
+	// containing '?' or '#' are not taken for query parameters.
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows: file:///C:/...
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	// WAL lets readers proceed while a write is in progress.
+	q.Add("_pragma", "journal_mode(WAL)")
+	// FULL syncs the WAL on every commit; NORMAL, the usual WAL choice,
+	// can lose the last acknowledged transactions on a power cut.
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	if write {
+		// BEGIN IMMEDIATE takes the write lock up front. A deferred
+		// transaction that reads and then writes instead fails with
+		// SQLITE_BUSY, without waiting, when another process wrote in
+		// between.
+		q.Set("_txlock", "immediate")
+	} else {
+		// Catch a write sent to the wrong pool: it would bypass the
+		// queue for the writing connection.
+		q.Add("_pragma", "query_only(1)")
+	}
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// migrate applies the embedded migrations that the database lacks.
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	// goose has no lock for SQLite: two processes opening a new file at
+	// once can both see a migration as pending, and the second one's
+	// transaction then fails because the first already applied it. SQLite
+	// DDL is transactional, so the failure leaves nothing behind and
+	// running goose again finds the migration applied.
+	for attempt := 1; ; attempt++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if pending, perr := p.HasPending(ctx); perr == nil && !pending {
+			return nil
+		}
+		if attempt == migrateAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// Close closes the database. Calls in progress may fail.
+func (s *Store) Close() error {
+	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+		return fmt.Errorf("close sqlite database: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database can be queried.
+func (s *Store) Ping(ctx context.Context) error {
+	// The driver's own ping is "SELECT 1", which never reads the file.
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+		return fmt.Errorf("ping sqlite database: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in a transaction on the writing connection. With
+// _txlock=immediate the transaction holds the database write lock from
+// BEGIN, so nothing fn reads can change before fn writes, in this process
+// or another. fn must not use s.w itself: its one connection is taken.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr(err)
+	}
+	// Rollback after a successful Commit is a harmless no-op; here it
+	// undoes everything when fn fails or panics.
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return dbErr(err)
+	}
+	return nil
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common that the store needs.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// dbErr translates the driver errors that callers must be able to tell
+// apart into meta's sentinel errors, keeping the driver error in the chain
+// for the message.
+func dbErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return meta.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", meta.ErrExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			// Only references to users exist, so the record it points at
+			// (the account) is what is missing.
+			return fmt.Errorf("%w: %w", meta.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// micros encodes t for an INTEGER time column.
+func micros(t time.Time) int64 {
+	return t.UnixMicro()
+}
+
+// timeCol scans an INTEGER time column into a UTC time.Time.
+type timeCol struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (c timeCol) Scan(src any) error {
+	us, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("time column holds %T, want int64", src)
+	}
+	*c.t = time.UnixMicro(us).UTC()
+	return nil
+}
+
+// blob encodes b for a BLOB NOT NULL column. The driver binds a nil slice
+// as NULL; callers use nil and empty interchangeably, so both become an
+// empty BLOB.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// blobCol scans a BLOB column, returning a zero-length value as nil so that
+// nil and empty slices written by callers read back the same.
+type blobCol struct{ b *[]byte }
+
+// Scan implements sql.Scanner.
+func (c blobCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.b = nil
+	case []byte:
+		if len(v) == 0 {
+			*c.b = nil
+		} else {
+			// The driver may reuse v after Scan returns.
+			*c.b = append([]byte(nil), v...)
+		}
+	default:
+		return fmt.Errorf("blob column holds %T, want []byte", src)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffer-drive/coffer/internal/meta"
+)
+
+// GetThrottle returns the counter for key, or a zero Throttle with Key set
+// if there is none.
+func (s *Store) GetThrottle(ctx context.Context, key string) (meta.Throttle, error) {
+	t, err := getThrottle(ctx, s.r, key)
+	if err != nil {
+		return meta.Throttle{}, fmt.Errorf("get throttle %q: %w", key, err)
+	}
+	return t, nil
+}
+
+func getThrottle(ctx context.Context, q queryer, key string) (meta.Throttle, error) {
+	t := meta.Throttle{Key: key}
+	err := q.QueryRowContext(ctx,
+		`SELECT failures, last_failure, blocked_until FROM throttles WHERE key = ?`, key,
+	).Scan(&t.Failures, timeCol{&t.LastFailure}, timeCol{&t.BlockedUntil})
+	if errors.Is(err, sql.ErrNoRows) {
+		return meta.Throttle{Key: key}, nil
+	}
+	return t, err
+}
+
+// UpdateThrottle applies fn to the counter for key and stores the result,
+// all under the database write lock, so that concurrent updates from any
+// process are applied one after another and none is lost. fn may run while
+// other writers wait, so it must be quick. The stored counter always has
+// Key key, whatever fn sets.
+func (s *Store) UpdateThrottle(ctx context.Context, key string, fn func(meta.Throttle) meta.Throttle) (meta.Throttle, error) {
+	var t meta.Throttle
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := getThrottle(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		t = fn(cur)
+		t.Key = key
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO throttles (key, failures, last_failure, blocked_until)
+			VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+				last_failure = excluded.last_failure, blocked_until = excluded.blocked_until`,
+			key, t.Failures, micros(t.LastFailure), micros(t.BlockedUntil))
+		return err
+	})
+	if err != nil {
+		return meta.Throttle{}, fmt.Errorf("update throttle %q: %w", key, err)
+	}
+	return t, nil
+}
+
+// ResetThrottle deletes the counter for key. A missing counter is not an
+// error.
+func (s *Store) ResetThrottle(ctx context.Context, key string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key); err != nil {
+		return fmt.Errorf("reset throttle %q: %w", key, err)
+	}
+	return nil
+}
+
+// Secret returns the server secret with this name, creating it from gen on
+// first use. gen runs at most once per database, even when several
+// processes ask at the same moment; if it fails, nothing is stored.
+func (s *Store) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
+	// Every call after the first is a plain read, without the write lock.
+	v, err := getSecret(ctx, s.r, name)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		// Another caller may have created it since the read above; the
+		// write lock guarantees no one else can now.
+		v, err = getSecret(ctx, tx, name)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if v, err = gen(); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)`,
+			name, blob(v), micros(time.Now()))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	}
+	return v, nil
+}
+
+func getSecret(ctx context.Context, q queryer, name string) ([]byte, error) {
+	var v []byte
+	err := q.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(blobCol{&v})
+	return v, err
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coffer-drive/coffer/internal/meta/sqlite"
+)
+
+// Config is what `coffer serve` is started with.
+type Config struct {
+	DataDir string // holds meta.db and blocks/
+	Listen  string // host:port; port 0 picks a free one
+	TLSCert string // both set: serve HTTPS
+	TLSKey  string
+	Options Options
+	// Ready, if set, is called with the base URL once the server accepts
+	// connections.
+	Ready func(url string)
+	// Out receives the "serving on" line (default os.Stdout).
+	Out io.Writer
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish (up to 30 s) and closes the store.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "blocks"), 0o700); err != nil {
+		return fmt.Errorf("create block folder: %w", err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "meta.db"))
+	if err != nil {
+		return fmt.Errorf("open metadata store: %w", err)
+	}
+	defer store.Close()
+
+	srv, err := New(ctx, store, log, cfg.Options)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if hs.TLSConfig != nil {
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	url := scheme + "://" + ln.Addr().String()
+	out := cfg.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	fmt.Fprintf(out, "coffer: serving on %s (data in %s)\n", url, cfg.DataDir)
+	log.Info("serving", "url", url, "data", cfg.DataDir)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	go srv.sweep(ctx)
+	if cfg.Ready != nil {
+		cfg.Ready(url)
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+// sweep deletes expired sessions and challenges every few minutes.
+func (s *Server) sweep(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.store.DeleteExpiredSessions(ctx, s.now()); err != nil {
+				s.log.Warn("sweep expired sessions", "err", err)
+			} else if n > 0 {
+				s.log.Info("swept expired sessions", "count", n)
+			}
+		}
+	}
+}
