@@ -365,6 +365,17 @@ func TestCLIAccountJourney(t *testing.T) {
 			return nil
 		})
 	}
+	// Positive control: the search does see what the server legitimately
+	// stores (the account's public bundle), so a miss above means something.
+	var sawBundle bool
+	for name, hay := range haystacks {
+		if strings.HasPrefix(name, srv.data) && bytes.Contains(hay, acc.Session.PublicBundle) {
+			sawBundle = true
+		}
+	}
+	if !sawBundle {
+		t.Fatal("the search did not find the public bundle in the data folder; it is not reading what the server stores")
+	}
 	for _, s := range secrets {
 		for _, form := range encodings(s) {
 			for name, hay := range haystacks {

@@ -17,7 +17,7 @@ import (
 
 var ctx = context.Background()
 
-func newClient(t *testing.T) (*client.Client, *client.Config) {
+func newClient(t testing.TB) (*client.Client, *client.Config) {
 	t.Helper()
 	cfg, err := client.OpenConfig(t.TempDir())
 	if err != nil {

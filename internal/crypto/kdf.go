@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // KDFParams are the Argon2id cost parameters of an account. They are stored
@@ -103,6 +104,7 @@ func (k *PasswordKeys) Wipe() {
 
 // DerivePasswordKeys stretches password with Argon2id under salt and p, then
 // derives SRPX and KEK from the result with HKDF-SHA256, each bound to user.
+// The password is put in Unicode NFC first; the caller's slice is not changed.
 // It refuses parameters that fail Check and salts that are not SaltSize long.
 func DerivePasswordKeys(password []byte, user string, salt []byte, p KDFParams) (*PasswordKeys, error) {
 	if err := p.Check(); err != nil {
@@ -111,6 +113,10 @@ func DerivePasswordKeys(password []byte, user string, salt []byte, p KDFParams) 
 	if len(salt) != SaltSize {
 		return nil, fmt.Errorf("coffer/crypto: derive password keys: salt is %d bytes, want %d", len(salt), SaltSize)
 	}
+	// The same password typed on two systems may arrive composed (é) or
+	// decomposed (e + ́); NFC makes both derive the same keys.
+	// (norm may return the caller's own slice, so it is not cleared here.)
+	password = norm.NFC.Bytes(password)
 	// Check bounds Parallelism by MaxKDFParallelism, so the conversion is exact.
 	pw := argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, uint8(p.Parallelism), 32)
 	defer clear(pw)

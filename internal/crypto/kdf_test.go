@@ -127,3 +127,23 @@ func TestNewSalt(t *testing.T) {
 		t.Fatal("two salts are equal")
 	}
 }
+
+func TestPasswordIsNFCNormalised(t *testing.T) {
+	salt := bytes.Repeat([]byte{7}, SaltSize)
+	composed := []byte("caf\u00e9")
+	decomposed := []byte("cafe\u0301")
+	a, err := DerivePasswordKeys(composed, "alice", salt, DefaultKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := DerivePasswordKeys(decomposed, "alice", salt, DefaultKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.KEK != b.KEK || !bytes.Equal(a.SRPX, b.SRPX) {
+		t.Fatal("composed and decomposed forms of one password must derive the same keys")
+	}
+	if string(decomposed) != "cafe\u0301" {
+		t.Fatal("the caller's password slice must not be changed")
+	}
+}

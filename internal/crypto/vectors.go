@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // GenerateVectors computes the interoperability test vectors of this
@@ -137,6 +138,8 @@ func accountVectors() (obj, error) {
 		{[]byte("correct horse battery staple"), "alice", seq(0x00, 16), DefaultKDF},
 		{[]byte("correct horse battery staple"), "bob", seq(0x00, 16), DefaultKDF},
 		{[]byte("pässwörd 🔑"), "carol@example.org", named("carol salt")[:16], KDFParams{MemoryKiB: 64*1024 + 8, Iterations: 4, Parallelism: 2}},
+		// Decomposed input: derives the same keys as its NFC form "café".
+		{[]byte("cafe\u0301"), "dave", seq(0x10, 16), DefaultKDF},
 	}
 	var kdfCases []obj
 	var keks [][32]byte
@@ -145,7 +148,7 @@ func accountVectors() (obj, error) {
 		if err != nil {
 			return nil, err
 		}
-		pw := argon2.IDKey(in.password, in.salt, in.p.Iterations, in.p.MemoryKiB, uint8(in.p.Parallelism), 32)
+		pw := argon2.IDKey(norm.NFC.Bytes(in.password), in.salt, in.p.Iterations, in.p.MemoryKiB, uint8(in.p.Parallelism), 32)
 		keks = append(keks, pk.KEK)
 		kdfCases = append(kdfCases, obj{
 			{"password", string(in.password)},
@@ -272,7 +275,7 @@ func accountVectors() (obj, error) {
 		{"description", "Coffer password KDF, account key pair, sealed account keys and local key cache (docs/crypto.md sections 3, 5 and 6)."},
 		{"encoding", vectorEncoding},
 		{"construction", obj{
-			{"password_kdf", "argon2id = Argon2id(password, salt, t=iterations, m=memory_kib, p=parallelism, 32 bytes, version 0x13); " +
+			{"password_kdf", "argon2id = Argon2id(NFC(password), salt, t=iterations, m=memory_kib, p=parallelism, 32 bytes, version 0x13); " +
 				"srp_x = HKDF(ikm=argon2id, info=tagged(\"coffer/v1/srp-x\", user), 32); " +
 				"kek = HKDF(ikm=argon2id, info=tagged(\"coffer/v1/kek\", user), 32)."},
 			{"account_keys", "identity = Ed25519 key from identity_seed (RFC 8032); encryption = X-Wing (HPKE KEM 0x647a) " +
