@@ -136,6 +136,10 @@ type Store interface {
 	UpdateThrottle(ctx context.Context, key string, fn func(Throttle) Throttle) (Throttle, error)
 	// ResetThrottle deletes the counter for key.
 	ResetThrottle(ctx context.Context, key string) error
+	// DeleteStaleThrottles deletes counters whose last failure is before
+	// cutoff and that are not blocked at or after cutoff, so one row per
+	// address ever seen does not pile up; it returns how many went.
+	DeleteStaleThrottles(ctx context.Context, cutoff time.Time) (int, error)
 
 	// Secret returns the server secret with this name, creating it from gen
 	// on first use. Every instance sharing the store gets the same value.

@@ -104,7 +104,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// sweep deletes expired sessions and challenges every few minutes.
+// sweep deletes expired sessions, challenges and stale throttle counters
+// every few minutes.
 func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -117,6 +118,10 @@ func (s *Server) sweep(ctx context.Context) {
 				s.log.Warn("sweep expired sessions", "err", err)
 			} else if n > 0 {
 				s.log.Info("swept expired sessions", "count", n)
+			}
+			// A counter idle for Forget counts from zero anyway (recordFailure).
+			if _, err := s.store.DeleteStaleThrottles(ctx, s.now().Add(-s.throttle.Forget)); err != nil {
+				s.log.Warn("sweep stale throttles", "err", err)
 			}
 		}
 	}

@@ -786,6 +786,41 @@ var throttleTests = []test{
 			t.Errorf("UpdateThrottle after reset = %d, %v; want 1, nil", got.Failures, err)
 		}
 	}},
+	{"DeleteStale", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		set := func(key string, last, blocked time.Time) {
+			t.Helper()
+			_, err := s.UpdateThrottle(ctx, key, func(th meta.Throttle) meta.Throttle {
+				th.Failures = 3
+				th.LastFailure = last
+				th.BlockedUntil = blocked
+				return th
+			})
+			if err != nil {
+				t.Fatalf("UpdateThrottle %s: %v", key, err)
+			}
+		}
+		set("old", t0.Add(-2*time.Hour), time.Time{})
+		set("old-unblocked", t0.Add(-2*time.Hour), t0.Add(-time.Hour))
+		set("old-but-blocked", t0.Add(-2*time.Hour), t0.Add(time.Hour))
+		set("recent", t0.Add(time.Minute), time.Time{})
+		n, err := s.DeleteStaleThrottles(ctx, t0)
+		if err != nil {
+			t.Fatalf("DeleteStaleThrottles: %v", err)
+		}
+		if n != 2 {
+			t.Errorf("DeleteStaleThrottles deleted %d, want 2", n)
+		}
+		for key, want := range map[string]int{"old": 0, "old-unblocked": 0, "old-but-blocked": 3, "recent": 3} {
+			got, err := s.GetThrottle(ctx, key)
+			if err != nil {
+				t.Fatalf("GetThrottle %s: %v", key, err)
+			}
+			if got.Failures != want {
+				t.Errorf("%s: Failures = %d after the sweep, want %d", key, got.Failures, want)
+			}
+		}
+	}},
 }
 
 var secretTests = []test{
@@ -898,6 +933,7 @@ var storeTests = []test{
 			{"GetThrottle", func() error { _, err := s.GetThrottle(ctx, "k"); return err }},
 			{"UpdateThrottle", func() error { _, err := s.UpdateThrottle(ctx, "k", increment); return err }},
 			{"ResetThrottle", func() error { return s.ResetThrottle(ctx, "k") }},
+			{"DeleteStaleThrottles", func() error { _, err := s.DeleteStaleThrottles(ctx, t0); return err }},
 			{"Secret", func() error {
 				_, err := s.Secret(ctx, "k", func() ([]byte, error) { return []byte("x"), nil })
 				return err

@@ -68,6 +68,21 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteStaleThrottles deletes counters that saw no failure since cutoff and
+// are not blocked past it.
+func (s *Store) DeleteStaleThrottles(ctx context.Context, cutoff time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx,
+		`DELETE FROM throttles WHERE last_failure < ? AND blocked_until < ?`, micros(cutoff), micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("delete stale throttles: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete stale throttles: %w", err)
+	}
+	return int(n), nil
+}
+
 // Secret returns the server secret with this name, creating it from gen on
 // first use. gen runs at most once per database, even when several
 // processes ask at the same moment; if it fails, nothing is stored.
