@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-drive/coffer/internal/api"
+	"github.com/coffer-drive/coffer/internal/client"
 	"github.com/coffer-drive/coffer/internal/crypto"
 )
 
@@ -23,7 +26,23 @@ func (a *app) serverUser(server, user string) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	a.warnInsecure(server)
 	return server, user, nil
+}
+
+// warnInsecure warns when session tokens would cross a network in the
+// clear. The protocol keeps passwords and keys safe without TLS, but a
+// token seen on the wire is a session stolen.
+func (a *app) warnInsecure(server string) {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" {
+		return
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); (err == nil && ip.IsLoopback()) || host == "localhost" {
+		return
+	}
+	fmt.Fprintf(a.stderr, "coffer: warning: %s is not HTTPS; anyone on the network can take over your session. Use https:// for a server on another machine.\n", server)
 }
 
 func addServerUserFlags(cmd *cobra.Command, server, user *string) {
@@ -277,7 +296,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if s.Current {
 				id += " (this one)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", id, s.DeviceName, s.CreatedAt.Local().Format(time.DateTime), s.LastSeenAt.Local().Format(time.DateTime))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", client.Printable(id), client.Printable(s.DeviceName), s.CreatedAt.Local().Format(time.DateTime), s.LastSeenAt.Local().Format(time.DateTime))
 		}
 		return tw.Flush()
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ func (a *app) serveCmd() *cobra.Command {
 		logFormat   string
 		logLevel    string
 		sessionIdle time.Duration
+		sessionMax  time.Duration
+		proxies     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -43,7 +46,19 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 			default:
 				return usageError{fmt.Errorf("--log-format %q: want text or json", logFormat)}
 			}
+			for _, p := range proxies {
+				pfx, err := netip.ParsePrefix(p)
+				if err != nil {
+					addr, aerr := netip.ParseAddr(p)
+					if aerr != nil {
+						return usageError{fmt.Errorf("--trusted-proxy %q: want an address or CIDR prefix", p)}
+					}
+					pfx = netip.PrefixFrom(addr, addr.BitLen())
+				}
+				cfg.Options.TrustedProxies = append(cfg.Options.TrustedProxies, pfx.Masked())
+			}
 			cfg.Options.SessionIdle = sessionIdle
+			cfg.Options.SessionMax = sessionMax
 			cfg.Out = a.stdout
 			return server.Run(cmd.Context(), cfg, slog.New(h))
 		},
@@ -53,8 +68,9 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
-	f.BoolVar(&cfg.Options.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a reverse proxy)")
+	f.StringArrayVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	f.DurationVar(&sessionIdle, "session-idle", 30*24*time.Hour, "log a session out after this long without activity")
+	f.DurationVar(&sessionMax, "session-max", 365*24*time.Hour, "log a session out after this long in any case")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -25,8 +25,10 @@ const (
 	PathMe            = "/v1/me"
 	PathSessions      = "/v1/sessions"
 	PathSession       = "/v1/sessions/{id}"
+	PathPasswordProof = "/v1/account/password/proof"
 	PathPassword      = "/v1/account/password"
 	PathRecoverStart  = "/v1/recover/start"
+	PathRecoverUnlock = "/v1/recover/unlock"
 	PathRecoverFinish = "/v1/recover/finish"
 	PathUserBundle    = "/v1/users/{name}/bundle"
 )
@@ -162,21 +164,30 @@ type SessionList struct {
 	Sessions []Session `json:"sessions"`
 }
 
-// PasswordRequest changes the password: POST /v1/account/password. It is
-// authorised by the bearer token and by a fresh SRP proof of the old
-// password (a handshake begun with /v1/login/start).
-type PasswordRequest struct {
-	HandshakeID string      `json:"handshake_id"`
-	M1          []byte      `json:"m1"`
-	New         Credentials `json:"new"`
-	// Binding is crypto.PasswdBinding(K, digest of New): it ties the new
-	// credentials to the SRP handshake that authorised them.
-	Binding []byte `json:"binding"`
+// PasswordProofRequest proves the current password before a change: POST
+// /v1/account/password/proof, authorised by the bearer token and by a fresh
+// SRP proof (a handshake begun with /v1/login/start for the same account).
+type PasswordProofRequest struct {
+	HandshakeID string `json:"handshake_id"`
+	M1          []byte `json:"m1"`
+	DeviceToken []byte `json:"device_token,omitempty"`
 }
 
-// PasswordResponse carries the server's SRP proof.
-type PasswordResponse struct {
-	M2 []byte `json:"m2"`
+// PasswordProofResponse carries the server's SRP proof and a one-time grant
+// to change the password. The client checks M2 before it sends anything
+// derived from the new password, so an impostor server learns nothing.
+type PasswordProofResponse struct {
+	M2      []byte `json:"m2"`
+	GrantID string `json:"grant_id"`
+}
+
+// PasswordRequest changes the password: POST /v1/account/password.
+type PasswordRequest struct {
+	GrantID string      `json:"grant_id"`
+	New     Credentials `json:"new"`
+	// Binding is crypto.PasswdBinding(K, digest of New), K being the SRP
+	// key of the proof that earned the grant.
+	Binding []byte `json:"binding"`
 }
 
 // RecoverStartRequest begins a recovery: POST /v1/recover/start.
@@ -184,13 +195,27 @@ type RecoverStartRequest struct {
 	User string `json:"user"`
 }
 
-// RecoverStartResponse carries what the recovery key unlocks and a challenge
-// to sign with the key derived from it.
-type RecoverStartResponse struct {
-	ChallengeID        string `json:"challenge_id"`
-	Challenge          []byte `json:"challenge"`
-	RecoverySealedKeys []byte `json:"recovery_sealed_keys"`
-	Epoch              uint32 `json:"epoch"`
+// RecoverChallenge is a challenge to sign with the key derived from the
+// recovery key. For names that hold no account it looks the same.
+type RecoverChallenge struct {
+	ChallengeID string `json:"challenge_id"`
+	Challenge   []byte `json:"challenge"`
+}
+
+// RecoverUnlockRequest proves possession of the recovery key: POST
+// /v1/recover/unlock. Signature is the recovery auth key's Ed25519
+// signature over crypto.RecoveryMessage(user, challenge, 32 zero bytes).
+type RecoverUnlockRequest struct {
+	ChallengeID string `json:"challenge_id"`
+	Signature   []byte `json:"signature"`
+}
+
+// RecoverUnlockResponse releases what the recovery key unlocks, only after
+// the proof, with a second challenge that authorises the new credentials.
+type RecoverUnlockResponse struct {
+	RecoverySealedKeys []byte           `json:"recovery_sealed_keys"`
+	Epoch              uint32           `json:"epoch"`
+	Finish             RecoverChallenge `json:"finish"`
 }
 
 // RecoverFinishRequest sets new credentials: POST /v1/recover/finish.

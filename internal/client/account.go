@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -350,9 +351,10 @@ func (c *Client) RevokeSession(ctx context.Context, id string) error {
 	return nil
 }
 
-// ChangePassword re-seals the account keys under a new password. The server
-// authorises it by a fresh SRP proof of the old password and revokes every
-// other session.
+// ChangePassword re-seals the account keys under a new password. The
+// server authorises it by a fresh SRP proof of the old password and revokes
+// every other session. The server must prove itself (M2) before anything
+// derived from the new password is sent.
 func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword []byte) error {
 	if len(newPassword) == 0 {
 		return errors.New("the new password is empty")
@@ -367,7 +369,8 @@ func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword []
 	if err != nil {
 		return err
 	}
-	sc, start, err := c.srpStart(ctx, acc.t, sess.User, nil)
+	device := st.Devices[acct]
+	sc, start, err := c.srpStart(ctx, acc.t, sess.User, device)
 	if err != nil {
 		return err
 	}
@@ -380,29 +383,33 @@ func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword []
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	var me api.Me
-	if err := acc.t.do(ctx, http.MethodGet, api.PathMe, nil, &me); err != nil {
-		return err
-	}
-	if me.Epoch < st.Epochs[acct] {
-		return fmt.Errorf("change password: %w", ErrRollback)
-	}
-	creds, err := newCredentials(sess.User, newPassword, acc.Keys, me.Epoch+1)
-	if err != nil {
-		return err
-	}
-	binding := crypto.PasswdBinding(sc.UnverifiedKey(), digestOf(sess.User, creds))
-	var resp api.PasswordResponse
-	req := api.PasswordRequest{HandshakeID: start.HandshakeID, M1: m1, New: creds, Binding: binding}
-	if err := acc.t.do(ctx, http.MethodPost, api.PathPassword, req, &resp); err != nil {
+	var proof api.PasswordProofResponse
+	req := api.PasswordProofRequest{HandshakeID: start.HandshakeID, M1: m1, DeviceToken: device}
+	if err := acc.t.do(ctx, http.MethodPost, api.PathPasswordProof, req, &proof); err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Code == api.CodeAuthFailed {
 			return errors.New("change password: the current password is wrong")
 		}
 		return fmt.Errorf("change password: %w", err)
 	}
-	if err := sc.VerifyServer(resp.M2); err != nil {
+	if err := sc.VerifyServer(proof.M2); err != nil {
 		return fmt.Errorf("change password: %w", ErrServerProof)
+	}
+	var me api.Me
+	if err := acc.t.do(ctx, http.MethodGet, api.PathMe, nil, &me); err != nil {
+		return err
+	}
+	epoch, err := nextEpoch(me.Epoch, st.Epochs[acct])
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	creds, err := newCredentials(sess.User, newPassword, acc.Keys, epoch)
+	if err != nil {
+		return err
+	}
+	change := api.PasswordRequest{GrantID: proof.GrantID, New: creds, Binding: crypto.PasswdBinding(sc.Key(), digestOf(sess.User, creds))}
+	if err := acc.t.do(ctx, http.MethodPost, api.PathPassword, change, nil); err != nil {
+		return fmt.Errorf("change password: %w", err)
 	}
 	sess.Epoch = creds.Epoch
 	if err := c.cfg.SaveSession(sess); err != nil {
@@ -411,8 +418,24 @@ func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword []
 	return c.cfg.UpdateState(func(s *State) { s.Epochs[acct] = max(s.Epochs[acct], creds.Epoch) })
 }
 
+// nextEpoch returns the epoch of new credentials, given the server's
+// current one and the highest this device has seen.
+func nextEpoch(server, seen uint32) (uint32, error) {
+	if server < seen {
+		return 0, fmt.Errorf("%w: epoch %d, seen %d", ErrRollback, server, seen)
+	}
+	if server == math.MaxUint32 {
+		return 0, errors.New("the account's credential epoch is exhausted")
+	}
+	return server + 1, nil
+}
+
+// unlockDigest stands in for the credentials digest in the signed message
+// that unlocks a recovery, before any new credentials exist.
+var unlockDigest [32]byte
+
 // Recover sets a new password with the recovery key, then logs in with it.
-// The server checks a signature by a key derived from the recovery key; the
+// The server checks signatures by a key derived from the recovery key; the
 // recovery key itself never leaves this machine.
 func (c *Client) Recover(ctx context.Context, server, user string, rk crypto.RecoveryKey, newPassword []byte) (*SessionFile, error) {
 	server, err := normalizeServer(server)
@@ -433,23 +456,30 @@ func (c *Client) Recover(ctx context.Context, server, user string, rk crypto.Rec
 	if err != nil {
 		return nil, err
 	}
-	var start api.RecoverStartResponse
+	auth := rk.AuthKey(user)
+	var start api.RecoverChallenge
 	if err := t.do(ctx, http.MethodPost, api.PathRecoverStart, api.RecoverStartRequest{User: user}, &start); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", user, err)
 	}
-	keys, err := crypto.OpenRecoveryKeys(rk, user, start.RecoverySealedKeys)
+	var unlock api.RecoverUnlockResponse
+	ureq := api.RecoverUnlockRequest{ChallengeID: start.ChallengeID, Signature: ed25519.Sign(auth, crypto.RecoveryMessage(user, start.Challenge, unlockDigest))}
+	if err := t.do(ctx, http.MethodPost, api.PathRecoverUnlock, ureq, &unlock); err != nil {
+		return nil, fmt.Errorf("recover %s: %w", user, err)
+	}
+	keys, err := crypto.OpenRecoveryKeys(rk, user, unlock.RecoverySealedKeys)
 	if err != nil {
-		return nil, fmt.Errorf("recover %s: the recovery key does not open this account's keys (wrong key, wrong user, or tampered)", user)
+		return nil, fmt.Errorf("recover %s: the account keys the server sent do not open with this recovery key (tampered or swapped)", user)
 	}
-	if start.Epoch < st.Epochs[accountKey(server, user)] {
-		return nil, fmt.Errorf("recover %s: %w", user, ErrRollback)
+	epoch, err := nextEpoch(unlock.Epoch, st.Epochs[accountKey(server, user)])
+	if err != nil {
+		return nil, fmt.Errorf("recover %s: %w", user, err)
 	}
-	creds, err := newCredentials(user, newPassword, keys, start.Epoch+1)
+	creds, err := newCredentials(user, newPassword, keys, epoch)
 	if err != nil {
 		return nil, err
 	}
-	sig := ed25519.Sign(rk.AuthKey(user), crypto.RecoveryMessage(user, start.Challenge, digestOf(user, creds)))
-	req := api.RecoverFinishRequest{ChallengeID: start.ChallengeID, New: creds, Signature: sig}
+	sig := ed25519.Sign(auth, crypto.RecoveryMessage(user, unlock.Finish.Challenge, digestOf(user, creds)))
+	req := api.RecoverFinishRequest{ChallengeID: unlock.Finish.ChallengeID, New: creds, Signature: sig}
 	if err := t.do(ctx, http.MethodPost, api.PathRecoverFinish, req, nil); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", user, err)
 	}

@@ -168,7 +168,11 @@ func TestAccountLifecycle(t *testing.T) {
 // and the server and checks that each change makes login fail, with no
 // session saved.
 func TestTamperedLoginFailsClosed(t *testing.T) {
-	env := servertest.Start(t, server.Options{})
+	// Many logins in a row: a lenient throttle keeps a 429 from passing
+	// for a detected tampering.
+	lenient := server.DefaultThrottlePolicy()
+	lenient.FreeAccount, lenient.FreeIP, lenient.FreeDevice = 1000, 1000, 1000
+	env := servertest.Start(t, server.Options{Throttle: &lenient})
 	signup(t, env.URL, "alice", "alice pw")
 	signup(t, env.URL, "bob", "bob pw")
 	bob, err := env.Store.UserByName(ctx, "bob")
@@ -176,6 +180,15 @@ func TestTamperedLoginFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := servertest.NewTamper(t, env.URL)
+	// A validly signed bundle that names alice, but with keys the server made.
+	evil, err := crypto.GenerateAccountKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedAlice, err := evil.SignBundle("alice", time.Now().Unix())
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	finish := func(edit func(*api.LoginFinishResponse)) func([]byte) []byte {
 		return servertest.EditJSON(edit)
@@ -193,6 +206,7 @@ func TestTamperedLoginFailsClosed(t *testing.T) {
 		{"sealed keys of another user", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.SealedKeys = bob.SealedKeys }), nil},
 		{"epoch changed", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.Epoch++ }), nil},
 		{"bundle of another user", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.PublicBundle = bob.PublicBundle }), nil},
+		{"bundle for alice with other keys", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.PublicBundle = forgedAlice }), nil},
 		{"bundle bit flip", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.PublicBundle = servertest.FlipBit(r.PublicBundle, 800) }), nil},
 		{"bundle missing", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.PublicBundle = nil }), nil},
 		{"server proof bit flip", api.PathLoginFinish, finish(func(r *api.LoginFinishResponse) { r.M2 = servertest.FlipBit(r.M2, 3) }), client.ErrServerProof},
@@ -217,6 +231,12 @@ func TestTamperedLoginFailsClosed(t *testing.T) {
 			}
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			// Except where the change breaks the proof the honest server
+			// then checks (a swapped salt), the client itself must catch it.
+			var ae *client.APIError
+			if errors.As(err, &ae) && (tc.name != "salt swapped" || ae.Code != api.CodeAuthFailed) {
+				t.Fatalf("the failure came from the server (%v), not from the client's own checks", err)
 			}
 			if _, serr := cfg.Session(); !errors.Is(serr, client.ErrNotLoggedIn) {
 				t.Fatalf("a failed login must save no session (%v)", serr)
@@ -346,4 +366,34 @@ func redirectTo(t *testing.T, target string) *http.Client {
 		r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, u.Host
 		return http.DefaultTransport.RoundTrip(r)
 	})}
+}
+
+// TestPasswordChangeWaitsForServerProof: a server that cannot prove it
+// knows the account (wrong M2) gets nothing derived from the new password,
+// and the password stays as it was.
+func TestPasswordChangeWaitsForServerProof(t *testing.T) {
+	env := servertest.Start(t, server.Options{})
+	_, cfg := newClient(t)
+	honest := client.New(cfg, nil)
+	if _, err := honest.Signup(ctx, env.URL, "alice", []byte("old pw")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := honest.Login(ctx, env.URL, "alice", []byte("old pw")); err != nil {
+		t.Fatal(err)
+	}
+	proxy := servertest.NewTamper(t, env.URL)
+	var sawNewCredentials bool
+	proxy.On(api.PathPasswordProof, servertest.EditJSON(func(r *api.PasswordProofResponse) { r.M2 = servertest.FlipBit(r.M2, 9) }))
+	proxy.On(api.PathPassword, func(b []byte) []byte { sawNewCredentials = true; return b })
+	err := client.New(cfg, redirectTo(t, proxy.URL)).ChangePassword(ctx, []byte("old pw"), []byte("new pw"))
+	if !errors.Is(err, client.ErrServerProof) {
+		t.Fatalf("got %v, want ErrServerProof", err)
+	}
+	if sawNewCredentials {
+		t.Fatal("new credentials were sent before the server proved itself")
+	}
+	other, _ := newClient(t)
+	if _, err := other.Login(ctx, env.URL, "alice", []byte("old pw")); err != nil {
+		t.Fatalf("the password must be unchanged: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/coffer-drive/coffer/internal/api"
 )
@@ -24,11 +25,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	msg := fmt.Sprintf("server: %s", e.Message)
-	if e.RetryAfter != "" {
-		msg += fmt.Sprintf(" (retry after %s s)", e.RetryAfter)
-	}
-	return msg
+	return "server: " + Printable(e.Message)
 }
 
 // maxResponse bounds a JSON response, so a hostile server cannot make the
@@ -57,9 +54,25 @@ func normalizeServer(raw string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// Printable drops control characters from text the server chose, so a
+// hostile server cannot drive the user's terminal with escape sequences.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 func newTransport(server, token string, hc *http.Client) *transport {
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
+		hc = &http.Client{
+			Timeout: 2 * time.Minute,
+			// A redirect could carry the bearer token to another scheme
+			// or host; the API never redirects, so none is followed.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	return &transport{base: server, token: token, http: hc}
 }

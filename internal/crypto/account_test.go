@@ -4,7 +4,13 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/hpke"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -199,21 +205,195 @@ func TestSealAccountKeys(t *testing.T) {
 	}
 }
 
-func TestOpenAccountKeysErrorHidesSecrets(t *testing.T) {
-	kek := *testKey(10)
-	k := mustKeys(t)
-	sealed, err := SealAccountKeys(kek, "alice", 1, k)
+// secretForms returns the ways any 5- or 6-byte piece of secret could show
+// up in an error message: raw, hex (lower, upper, spaced, as %x/%X/% x
+// print it), base64 (standard and URL alphabets), base32 and the decimal
+// list that %v prints for a []byte. Pieces are taken at every offset, so
+// base64 and base32 output is matched whatever its alignment.
+func secretForms(secret []byte) []string {
+	var forms []string
+	for i := 0; i+5 <= len(secret); i++ {
+		forms = append(forms, base32.StdEncoding.EncodeToString(secret[i:i+5]))
+		if i+6 > len(secret) {
+			continue
+		}
+		w := secret[i : i+6]
+		forms = append(forms,
+			string(w),
+			hex.EncodeToString(w),
+			strings.ToUpper(hex.EncodeToString(w)),
+			fmt.Sprintf("% x", w),
+			base64.StdEncoding.EncodeToString(w),
+			base64.URLEncoding.EncodeToString(w),
+			strings.Trim(fmt.Sprint(w), "[]"),
+		)
+	}
+	return forms
+}
+
+// leaks reports whether msg contains any piece of any secret in any form.
+func leaks(msg string, secrets ...[]byte) bool {
+	for _, s := range secrets {
+		for _, f := range secretForms(s) {
+			if strings.Contains(msg, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func randBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLeaksDetects is the positive control of TestErrorsHideSecrets: the
+// detector must catch a secret printed in any of the usual ways, whole or
+// in part, so that a passing TestErrorsHideSecrets means something.
+func TestLeaksDetects(t *testing.T) {
+	secret := randBytes(t, 32)
+	for name, msg := range map[string]string{
+		"%s":              fmt.Sprintf("open failed: %s", secret),
+		"%x":              fmt.Sprintf("open failed: %x", secret),
+		"%X":              fmt.Sprintf("open failed: %X", secret),
+		"% x":             fmt.Sprintf("open failed: % x", secret),
+		"%v":              fmt.Sprintf("open failed: %v", secret),
+		"%q":              fmt.Sprintf("open failed: %q", hex.EncodeToString(secret)),
+		"base64":          "open failed: " + base64.StdEncoding.EncodeToString(secret),
+		"base64 raw URL":  "open failed: " + base64.RawURLEncoding.EncodeToString(secret),
+		"base32":          "open failed: " + base32.StdEncoding.EncodeToString(secret),
+		"%x of a piece":   fmt.Sprintf("open failed: %x", secret[7:13]),
+		"base64 of piece": "open failed: " + base64.StdEncoding.EncodeToString(secret[11:]),
+		"base32 of piece": "open failed: " + base32.StdEncoding.EncodeToString(secret[13:]),
+	} {
+		if !leaks(msg, secret) {
+			t.Errorf("%s: leak not detected in %q", name, msg)
+		}
+	}
+	if leaks("coffer/crypto: open account keys of \"alice\" at epoch 1: coffer/crypto: decryption failed", secret) {
+		t.Error("false positive on an ordinary error")
+	}
+}
+
+// TestErrorsHideSecrets checks every error path that holds a key or a
+// decrypted plaintext: a wrong key (the envelope fails), and a right key
+// whose authenticated plaintext does not parse, where the decrypted seeds
+// are in hand when the error is made. No error may carry any piece of a
+// key, a derived key or the plaintext, in any encoding.
+func TestErrorsHideSecrets(t *testing.T) {
+	kek := [32]byte(randBytes(t, 32))
+	wrongKEK := [32]byte(randBytes(t, 32))
+	rk := RecoveryKey(randBytes(t, 32))
+	unlock := randBytes(t, UnlockKeySize)
+	wrongUnlock := randBytes(t, UnlockKeySize)
+	seeds := randBytes(t, 2*SeedSize)
+	keys, err := NewAccountKeysFromSeeds(seeds[:SeedSize], seeds[SeedSize:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenAccountKeys(*testKey(11), "alice", 1, sealed)
-	if err == nil {
-		t.Fatal("wrong KEK opened")
+	recKEK, err := rk.kek("alice")
+	if err != nil {
+		t.Fatal(err)
 	}
-	msg := err.Error()
-	for _, secret := range [][]byte{kek[:], k.Marshal()[1:9]} {
-		if bytes.Contains([]byte(msg), secret) || bytes.Contains([]byte(msg), []byte(h(secret))) {
-			t.Fatalf("error %q contains secret material", msg)
+	localKey, err := localKEK(unlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := [][]byte{kek[:], wrongKEK[:], rk[:], recKEK[:], unlock, wrongUnlock, localKey[:], seeds}
+
+	// Plaintexts that decrypt but do not parse as account keys.
+	badPlain := map[string][]byte{
+		"version 2":       append([]byte{2}, seeds...),
+		"version missing": seeds,
+		"one byte extra":  append(append([]byte{accountKeysVersion}, seeds...), seeds[0]),
+	}
+
+	errs := map[string]error{}
+	record := func(name string, err error) {
+		if err == nil {
+			t.Fatalf("%s: no error", name)
+		}
+		errs[name] = err
+	}
+
+	acctFields, err := accountKeysAD("alice", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := SealAccountKeys(kek, "alice", 1, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenAccountKeys(wrongKEK, "alice", 1, sealed)
+	record("account keys, wrong KEK", err)
+	_, err = OpenAccountKeys(kek, "alice", 2, sealed)
+	record("account keys, wrong epoch", err)
+
+	recFields, err := recoveryKeysAD("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recSealed, err := SealRecoveryKeys(rk, "alice", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenRecoveryKeys(RecoveryKey(wrongKEK), "alice", recSealed)
+	record("recovery keys, wrong key", err)
+
+	localFields, err := localKeysAD("https://coffer.example", "alice", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := SealLocalKeys(unlock, "https://coffer.example", "alice", "s1", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenLocalKeys(wrongUnlock, "https://coffer.example", "alice", "s1", cache)
+	record("local keys, wrong unlock key", err)
+	_, err = OpenLocalKeys(unlock[:31], "https://coffer.example", "alice", "s1", cache)
+	record("local keys, short unlock key", err)
+
+	for name, pt := range badPlain {
+		s, err := sealEnvelope(&kek, labelAccountKeys, acctFields, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenAccountKeys(kek, "alice", 1, s)
+		record("account keys, right KEK, plaintext "+name, err)
+
+		s, err = sealEnvelope(&recKEK, labelRecoveryKeys, recFields, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenRecoveryKeys(rk, "alice", s)
+		record("recovery keys, right key, plaintext "+name, err)
+
+		s, err = sealEnvelope(&localKey, labelLocalKeys, localFields, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenLocalKeys(unlock, "https://coffer.example", "alice", "s1", s)
+		record("local keys, right key, plaintext "+name, err)
+
+		_, err = UnmarshalAccountKeys(pt)
+		record("unmarshal, plaintext "+name, err)
+	}
+
+	password := randBytes(t, 24)
+	_, err = DerivePasswordKeys(password, "alice", make([]byte, 15), DefaultKDF)
+	record("password KDF, short salt", err)
+	_, err = DerivePasswordKeys(password, "alice", make([]byte, SaltSize), KDFParams{})
+	record("password KDF, weak parameters", err)
+	secrets = append(secrets, password)
+
+	for name, err := range errs {
+		if leaks(err.Error(), secrets...) {
+			t.Errorf("%s: error %q contains secret material", name, err)
 		}
 	}
 }

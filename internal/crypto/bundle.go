@@ -84,8 +84,9 @@ func (k *AccountKeys) SignBundle(user string, created int64) ([]byte, error) {
 
 // OpenBundle parses a signed bundle strictly (version, exact key lengths, a
 // valid X-Wing key, no trailing bytes), checks that it names wantUser and
-// verifies its signature with the identity key it contains. Every failure
-// wraps ErrBadBundle.
+// that the identity key passes CheckEd25519PublicKey, and verifies the
+// signature with that identity key. Every failure wraps ErrBadBundle; an
+// unacceptable identity key also wraps ErrBadEd25519Key.
 func OpenBundle(signed []byte, wantUser string) (*PublicBundle, error) {
 	b, err := openBundle(signed, wantUser)
 	if err != nil {
@@ -144,8 +145,10 @@ func openBundle(signed []byte, wantUser string) (*PublicBundle, error) {
 	if _, err := kem().NewPublicKey(encryption); err != nil {
 		return nil, fmt.Errorf("encryption key does not parse: %w", err)
 	}
-	if !ed25519.Verify(identity, tagged(labelPublicBundle, body), sig) {
-		return nil, errors.New("signature does not verify")
+	// The identity key is checked for small order and canonical encoding
+	// first: under a small-order key a trivial signature verifies.
+	if err := verifyEd25519(identity, tagged(labelPublicBundle, body), sig); err != nil {
+		return nil, fmt.Errorf("identity key: %w", err)
 	}
 	return &PublicBundle{
 		User:       wantUser,

@@ -10,8 +10,11 @@
 // edits an object is detected by the client.
 //
 // The package does no I/O and keeps no mutable state; all randomness comes
-// from crypto/rand. Only the Go standard library and
-// golang.org/x/crypto/argon2 are used; no primitive is implemented here.
+// from crypto/rand. Only the Go standard library,
+// golang.org/x/crypto/argon2, golang.org/x/text/unicode/norm and
+// filippo.io/edwards25519 (to check Ed25519 public keys for small order and
+// canonical encoding, which crypto/ed25519 does not) are used; no primitive
+// is implemented here.
 //
 // User names are treated as opaque bytes (the UTF-8 encoding of the Go
 // string). Canonicalising them is the job of the API layer, which must do it

@@ -36,6 +36,12 @@ func FuzzOpenBundle(f *testing.F) {
 	f.Add(s, "alice")
 	f.Add(s[:100], "alice")
 	f.Add([]byte{1, 0, 0, 0, 5}, "alice")
+	// A bundle under the identity point, which ed25519.Verify alone accepts.
+	forged, err := forgeBundle("alice", 1767225600, append([]byte{1}, make([]byte, 31)...), k.EncryptionPublic())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(forged, "alice")
 	f.Fuzz(func(t *testing.T, b []byte, user string) {
 		bundle, err := OpenBundle(b, user)
 		if err != nil {
@@ -49,6 +55,9 @@ func FuzzOpenBundle(f *testing.F) {
 		body, err := encodeBundleBody(bundle.User, bundle.Created, bundle.Identity, bundle.Encryption)
 		if err != nil || !bytes.Equal(body, b[:len(b)-64]) {
 			t.Fatalf("opened bundle does not re-encode canonically: %v", err)
+		}
+		if err := CheckEd25519PublicKey(bundle.Identity); err != nil {
+			t.Fatalf("opened bundle has an unacceptable identity key: %v", err)
 		}
 	})
 }

@@ -30,10 +30,12 @@ const (
 
 // The ceiling above which a client refuses KDF parameters: a malicious server
 // could otherwise make the client allocate unbounded memory or spin forever.
+// At the ceiling one derivation needs 1 GiB of memory and 16 passes over
+// it: slow, but bounded.
 const (
-	MaxKDFMemoryKiB   = 4 * 1024 * 1024 // 4 GiB
-	MaxKDFIterations  = 64
-	MaxKDFParallelism = 16
+	MaxKDFMemoryKiB   = 1024 * 1024 // 1 GiB
+	MaxKDFIterations  = 16
+	MaxKDFParallelism = 8
 )
 
 // DefaultKDF holds the parameters used for new accounts: m=64 MiB, t=3, p=1.

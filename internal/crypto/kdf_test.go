@@ -21,11 +21,22 @@ func TestKDFParamsCheck(t *testing.T) {
 		{"downgrade both", KDFParams{32 * 1024, 2, 1}, ErrWeakKDF},
 		{"zero parallelism", KDFParams{64 * 1024, 3, 0}, ErrWeakKDF},
 		{"zero value", KDFParams{}, ErrWeakKDF},
-		{"memory above 4 GiB", KDFParams{MaxKDFMemoryKiB + 1, 3, 1}, ErrKDFTooCostly},
+		// The ceiling as documented in docs/crypto.md section 3, written
+		// as literals so that raising the constants fails this test.
+		{"ceiling literally 1 GiB, t=16, p=8", KDFParams{1048576, 16, 8}, nil},
+		{"memory one above 1 GiB", KDFParams{1048577, 3, 1}, ErrKDFTooCostly},
+		{"memory 2 GiB", KDFParams{2 * 1024 * 1024, 3, 1}, ErrKDFTooCostly},
+		{"memory 4 GiB (the old ceiling)", KDFParams{4 * 1024 * 1024, 3, 1}, ErrKDFTooCostly},
+		{"memory above the ceiling", KDFParams{MaxKDFMemoryKiB + 1, 3, 1}, ErrKDFTooCostly},
 		{"memory max uint32", KDFParams{^uint32(0), 3, 1}, ErrKDFTooCostly},
-		{"iterations 65", KDFParams{64 * 1024, 65, 1}, ErrKDFTooCostly},
-		{"parallelism 17", KDFParams{64 * 1024, 3, 17}, ErrKDFTooCostly},
+		{"iterations 17", KDFParams{64 * 1024, 17, 1}, ErrKDFTooCostly},
+		{"iterations 64 (the old ceiling)", KDFParams{64 * 1024, 64, 1}, ErrKDFTooCostly},
+		{"parallelism 9", KDFParams{64 * 1024, 3, 9}, ErrKDFTooCostly},
+		{"parallelism 16 (the old ceiling)", KDFParams{64 * 1024, 3, 16}, ErrKDFTooCostly},
 		{"parallelism 256 (would wrap uint8)", KDFParams{64 * 1024, 3, 256}, ErrKDFTooCostly},
+		{"all three at the old ceiling", KDFParams{4 * 1024 * 1024, 64, 16}, ErrKDFTooCostly},
+		{"floor literally 64 MiB, t=3, p=1", KDFParams{65536, 3, 1}, nil},
+		{"memory one below 64 MiB", KDFParams{65535, 16, 8}, ErrWeakKDF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +62,7 @@ func TestDerivePasswordKeysRefusesBadInput(t *testing.T) {
 	for _, p := range []KDFParams{
 		{32 * 1024, 3, 1}, {64 * 1024, 2, 1}, {32 * 1024, 2, 1},
 		{MaxKDFMemoryKiB + 1, 3, 1}, {64 * 1024, 1000, 1}, {64 * 1024, 3, 255},
+		{64 * 1024, 17, 1}, {64 * 1024, 3, 9}, {4 * 1024 * 1024, 64, 16},
 	} {
 		_, err := DerivePasswordKeys(pw, "alice", salt, p)
 		if !errors.Is(err, ErrWeakKDF) && !errors.Is(err, ErrKDFTooCostly) {

@@ -257,13 +257,15 @@ func RecoveryMessage(user string, challenge []byte, digest [32]byte) []byte {
 
 // VerifyRecoveryMessage reports whether sig is authPub's signature over
 // RecoveryMessage(user, challenge, digest). Unlike ed25519.Verify it does
-// not panic on a public key of the wrong length.
+// not panic on a public key of the wrong length, and it refuses an authPub
+// that fails CheckEd25519PublicKey (small order or non-canonical), under
+// which a trivial signature would verify.
 func VerifyRecoveryMessage(authPub ed25519.PublicKey, user string, challenge []byte, digest [32]byte, sig []byte) bool {
 	msg := RecoveryMessage(user, challenge, digest)
-	if len(authPub) != ed25519.PublicKeySize || msg == nil {
+	if msg == nil {
 		return false
 	}
-	return ed25519.Verify(authPub, msg, sig)
+	return verifyEd25519(authPub, msg, sig) == nil
 }
 
 // PasswdBinding returns HMAC-SHA256(key=srpKey, "coffer/v1/passwd" || 0x00 ||

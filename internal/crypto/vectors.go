@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/argon2"
@@ -137,7 +138,7 @@ func accountVectors() (obj, error) {
 	kdfIns := []kdfIn{
 		{[]byte("correct horse battery staple"), "alice", seq(0x00, 16), DefaultKDF},
 		{[]byte("correct horse battery staple"), "bob", seq(0x00, 16), DefaultKDF},
-		{[]byte("pässwörd 🔑"), "carol@example.org", named("carol salt")[:16], KDFParams{MemoryKiB: 64*1024 + 8, Iterations: 4, Parallelism: 2}},
+		{[]byte("pässwörd 🔑"), "carol", named("carol salt")[:16], KDFParams{MemoryKiB: 64*1024 + 8, Iterations: 4, Parallelism: 2}},
 		// Decomposed input: derives the same keys as its NFC form "café".
 		{[]byte("cafe\u0301"), "dave", seq(0x10, 16), DefaultKDF},
 	}
@@ -293,6 +294,32 @@ func accountVectors() (obj, error) {
 		{"sealed_account_keys", obj{{"cases", sealCases}, {"must_fail", sealFails}}},
 		{"sealed_local_keys", obj{{"cases", localCases}, {"must_fail", localFails}}},
 	}, nil
+}
+
+// trivialSignature returns the Ed25519 signature R = identity point, S = 0.
+// crypto/ed25519.Verify accepts it under a small-order key A whenever [k]A
+// is the identity, k being the challenge hash: for every message under the
+// identity point, otherwise for about 1 message in 2, 4 or 8.
+func trivialSignature() []byte {
+	return append([]byte{1}, make([]byte, ed25519.SignatureSize-1)...)
+}
+
+// forgeBundle returns a bundle for user with the given (small-order)
+// identity key and trivialSignature, at the first creation time from
+// created on for which crypto/ed25519.Verify accepts that signature. It
+// exists to show that OpenBundle refuses such bundles.
+func forgeBundle(user string, created int64, identity, encryption []byte) ([]byte, error) {
+	sig := trivialSignature()
+	for c := created; c < created+1024; c++ {
+		body, err := encodeBundleBody(user, c, identity, encryption)
+		if err != nil {
+			return nil, err
+		}
+		if ed25519.Verify(identity, tagged(labelPublicBundle, body), sig) {
+			return append(body, sig...), nil
+		}
+	}
+	return nil, fmt.Errorf("no creation time makes the trivial signature verify under %x", identity)
 }
 
 // flip returns a copy of b with b[i] XOR mask.
@@ -511,6 +538,39 @@ func bundleVectors() (obj, error) {
 	v2 := flip(body, 0, 0x03)
 	v2 = append(v2, ed25519.Sign(alice.keys.identity, tagged(labelPublicBundle, v2))...)
 
+	// Identity keys that crypto/ed25519.Verify alone would trust: under
+	// each, the trivial signature R = identity, S = 0 verifies over the
+	// body (forgeBundle picks a creation time for which it does).
+	type weak struct {
+		why string
+		key string
+	}
+	weakKeys := []weak{
+		{"identity key is the identity point (small order); signature R = identity, S = 0 verifies under it for every message",
+			"0100000000000000000000000000000000000000000000000000000000000000"},
+		{"identity key is a point of order 8; signature R = identity, S = 0 (created chosen so that it verifies without the key check)",
+			"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"},
+		{"identity key is the identity point encoded non-canonically as y = p + 1; signature R = identity, S = 0",
+			"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"},
+		{"identity key is the identity point encoded non-canonically with the x sign bit set; signature R = identity, S = 0",
+			"0100000000000000000000000000000000000000000000000000000000000080"},
+	}
+	var forged []obj
+	for _, w := range weakKeys {
+		key, err := hex.DecodeString(w.key)
+		if err != nil {
+			return nil, err
+		}
+		s, err := forgeBundle("alice", created[0], key, alice.keys.EncryptionPublic())
+		if err != nil {
+			return nil, err
+		}
+		if _, err := OpenBundle(s, "alice"); !errors.Is(err, ErrBadEd25519Key) {
+			return nil, fmt.Errorf("forged bundle with identity key %s: OpenBundle error = %v, want ErrBadEd25519Key", w.key, err)
+		}
+		forged = append(forged, obj{{"why", w.why}, {"user", "alice"}, {"signed_hex", h(s)}})
+	}
+
 	fail := func(why, user string, s []byte) obj {
 		return obj{{"why", why}, {"user", user}, {"signed_hex", h(s)}}
 	}
@@ -526,6 +586,7 @@ func bundleVectors() (obj, error) {
 		fail("version 0x02, validly signed", "alice", v2),
 		fail("empty", "alice", nil),
 	}
+	fails = append(fails, forged...)
 
 	return obj{
 		{"description", "Coffer signed public key bundle and fingerprint (docs/crypto.md section 9)."},
@@ -533,7 +594,9 @@ func bundleVectors() (obj, error) {
 		{"construction", obj{
 			{"public_bundle", "body = 0x01 || LP(user) || uint64_be(created) || LP(identity_public (32)) || LP(encryption_public (1216)); " +
 				"signature = Ed25519-Sign(identity, tagged(\"coffer/v1/public-bundle\", body)); signed = body || signature (64). " +
-				"Verification is RFC 8032 strict (Go crypto/ed25519; with @noble/curves pass zip215: false)."},
+				"Verification: the identity key must be the canonical encoding (y < 2^255-19, no sign bit on x = 0) of a point that is not of small order " +
+				"([8]A != identity); then Ed25519 verification with S < L and a canonical R (Go crypto/ed25519, cofactorless; " +
+				"@noble/ed25519 verify with zip215: false, which checks the key the same way; docs/crypto.md section 2)."},
 			{"fingerprint", "fingerprint = SHA-256(tagged(\"coffer/v1/fingerprint\", body)); " +
 				"digits = HKDF(ikm=fingerprint, info=tagged(\"coffer/v1/fingerprint-digits\", empty), 60); " +
 				"group i (0..11) = uint40_be(digits[5i:5i+5]) mod 100000 as 5 decimal digits; groups joined by one space."},

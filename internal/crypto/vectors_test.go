@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -127,6 +128,50 @@ func eqHex(t *testing.T, what string, got, want []byte) {
 	t.Helper()
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s:\n got %x\nwant %x", what, got, want)
+	}
+}
+
+// apiUserName is the account-name rule of docs/api.md ("1 to 64 bytes of
+// a-z 0-9 . _ -, starting with a letter or digit", api.CheckUserName),
+// restated here so that this package's tests do not depend on internal/api.
+var apiUserName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// TestVectorUserNames keeps the vectors to names the API accepts, so that
+// another implementation can replay them end to end.
+func TestVectorUserNames(t *testing.T) {
+	for _, name := range []string{"account.json", "recovery.json", "bundle.json"} {
+		raw, err := os.ReadFile(filepath.Join(vectorDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		n := 0
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, e := range v {
+					if s, ok := e.(string); ok && (k == "user" || k == "name") {
+						n++
+						if !apiUserName.MatchString(s) {
+							t.Errorf("%s: user name %q is not a valid account name", name, s)
+						}
+					}
+					walk(e)
+				}
+			case []any:
+				for _, e := range v {
+					walk(e)
+				}
+			}
+		}
+		walk(doc)
+		if n == 0 {
+			t.Errorf("%s: no user names found", name)
+		}
 	}
 }
 

@@ -99,7 +99,8 @@ type Store interface {
 	// ReplaceCredentials atomically swaps the account's credentials if its
 	// current epoch is still expectEpoch (else ErrConflict), and in the same
 	// transaction deletes every session of the account except keepSessionID
-	// ("" keeps none).
+	// ("" keeps none) and every device of the account, so that nothing
+	// granted under the old password outlives it.
 	ReplaceCredentials(ctx context.Context, userID int64, expectEpoch uint32, c Credentials, keepSessionID string) error
 
 	// PutChallenge stores a pending challenge. ErrExists if the ID is taken.
@@ -109,8 +110,12 @@ type Store interface {
 	// Two concurrent calls never both succeed.
 	TakeChallenge(ctx context.Context, id, kind string, now time.Time) (*Challenge, error)
 
-	// CreateSession stores a new session. ErrExists if the ID or token hash is taken.
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession stores a new session if the account's credential epoch
+	// is still userEpoch, checked in the same transaction (else ErrConflict),
+	// so that a login proven against old credentials can never leave a
+	// session behind after ReplaceCredentials. ErrExists if the ID or token
+	// hash is taken; ErrNotFound if the account does not exist.
+	CreateSession(ctx context.Context, s *Session, userEpoch uint32) error
 	// SessionByTokenHash returns the session with this token hash, or
 	// ErrNotFound. It does not check expiry; the caller does.
 	SessionByTokenHash(ctx context.Context, tokenHash []byte) (*Session, error)
@@ -124,8 +129,10 @@ type Store interface {
 	// and challenges that expired; it returns how many sessions went.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 
-	// AddDevice remembers a device token hash that has logged in to the account.
-	AddDevice(ctx context.Context, userID int64, tokenHash []byte, now time.Time) error
+	// AddDevice remembers a device token hash that has logged in to the
+	// account, if the account's credential epoch is still userEpoch (else
+	// ErrConflict), checked atomically like CreateSession's.
+	AddDevice(ctx context.Context, userID int64, tokenHash []byte, now time.Time, userEpoch uint32) error
 	// DeviceKnown reports whether the device token hash belongs to the account.
 	DeviceKnown(ctx context.Context, userID int64, tokenHash []byte) (bool, error)
 

@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-	"unicode"
 
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/crypto"
 	"github.com/coffer-drive/coffer/internal/meta"
-	"github.com/coffer-drive/coffer/internal/srp"
 )
 
 // challengeTTL is how long a login handshake or recovery challenge stays open.
@@ -89,12 +87,18 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("recovery sealed keys must be 1 to %d bytes", maxSealedKeys))
 		return
 	}
-	if len(req.RecoveryAuthPub) != ed25519.PublicKeySize {
-		s.writeError(w, r, badRequest("recovery auth key must be %d bytes", ed25519.PublicKeySize))
+	if err := crypto.CheckEd25519PublicKey(req.RecoveryAuthPub); err != nil {
+		s.writeError(w, r, badRequest("recovery auth key: %v", err))
 		return
 	}
 	if len(req.PublicBundle) > maxBundle {
 		s.writeError(w, r, badRequest("public bundle is too large"))
+		return
+	}
+	// Sign-ups are counted per IP like failed logins, so one address
+	// cannot mass-register (or squat) names.
+	if err := s.charge(r.Context(), s.signupKeys(r)); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	// Clients verify bundles themselves; checking here only keeps a broken
@@ -152,10 +156,20 @@ func (s *Server) account(ctx context.Context, name string) (*meta.User, error) {
 			Verifier: v,
 			Epoch:    1,
 		},
-		RecoverySealedKeys: s.fake("recovery-keys", name, crypto.SealedAccountKeysSize),
+		// A valid key nobody holds, so a recovery proof for this name
+		// costs the same verification as for a real one, and fails.
+		RecoveryAuthPub: ed25519.NewKeyFromSeed(s.fake("recovery-auth", name, ed25519.SeedSize)).Public().(ed25519.PublicKey),
 	}, nil
 }
 
+func (s *Server) signupKeys(r *http.Request) throttleKeys {
+	var tk throttleKeys
+	tk.add("signup:"+s.clientIP(r), s.throttle.FreeSignup)
+	return tk
+}
+
+// newChallenge stores a one-time challenge for the account u (which may be
+// a stand-in for a name with no account) and returns its ID.
 func (s *Server) newChallenge(ctx context.Context, kind string, u *meta.User, data []byte) (string, error) {
 	idb, err := randomBytes(16)
 	if err != nil {
@@ -180,303 +194,4 @@ func (s *Server) takeChallenge(ctx context.Context, id, kind string) (*meta.Chal
 		return nil, fmt.Errorf("take challenge: %w", err)
 	}
 	return c, nil
-}
-
-func (s *Server) handleLoginStart(w http.ResponseWriter, r *http.Request) {
-	var req api.LoginStartRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := api.CheckUserName(req.User); err != nil {
-		s.writeError(w, r, badRequest("%v", err))
-		return
-	}
-	ctx := r.Context()
-	u, err := s.account(ctx, req.User)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	tk, err := s.keysFor(ctx, r, req.User, u.ID, req.DeviceToken)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.checkThrottle(ctx, tk); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sv, err := srp.NewServer(s.group, u.Verifier, req.A)
-	if err != nil {
-		s.writeError(w, r, badRequest("SRP: %v", err))
-		return
-	}
-	id, err := s.newChallenge(ctx, "login", u, sv.MarshalState())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, api.LoginStartResponse{HandshakeID: id, Salt: u.Salt, KDF: apiKDF(u.KDF), B: sv.B()})
-}
-
-// srpProof is a verified SRP proof: the account, the server's proof M2, the
-// shared key K and the throttle keys the attempt was charged to.
-type srpProof struct {
-	user *meta.User
-	m2   []byte
-	key  []byte
-	tk   throttleKeys
-}
-
-// proveLogin checks the SRP proof M1 of a login handshake. Every failure is
-// counted against the throttle and answered alike.
-func (s *Server) proveLogin(ctx context.Context, r *http.Request, handshakeID string, m1, deviceToken []byte) (*srpProof, error) {
-	ch, err := s.takeChallenge(ctx, handshakeID, "login")
-	if err != nil {
-		return nil, err
-	}
-	tk, err := s.keysFor(ctx, r, ch.UserName, ch.UserID, deviceToken)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.checkThrottle(ctx, tk); err != nil {
-		return nil, err
-	}
-	u, err := s.account(ctx, ch.UserName)
-	if err != nil {
-		return nil, err
-	}
-	sv, err := srp.UnmarshalServerState(s.group, ch.Data)
-	if err != nil {
-		return nil, fmt.Errorf("load SRP state: %w", err)
-	}
-	m2, verr := sv.Verify([]byte(ch.UserName), u.Salt, m1)
-	// A password change between start and finish makes the handshake stale.
-	if verr != nil || u.ID == 0 || u.ID != ch.UserID || u.Epoch != ch.Epoch {
-		if err := s.recordFailure(ctx, tk); err != nil {
-			return nil, err
-		}
-		return nil, errAuthFailed
-	}
-	return &srpProof{user: u, m2: m2, key: sv.Key(), tk: tk}, nil
-}
-
-func (s *Server) handleLoginFinish(w http.ResponseWriter, r *http.Request) {
-	var req api.LoginFinishRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := checkDeviceName(req.DeviceName); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if len(req.UnlockKey) != unlockKeySize {
-		s.writeError(w, r, badRequest("unlock key must be %d bytes", unlockKeySize))
-		return
-	}
-	ctx := r.Context()
-	p, err := s.proveLogin(ctx, r, req.HandshakeID, req.M1, req.DeviceToken)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u := p.user
-	if err := s.clearAccountThrottle(ctx, p.tk); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	device, err := s.rememberDevice(ctx, u.ID, req.DeviceToken)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sess, tok, err := s.newSession(ctx, u.ID, req.DeviceName, req.UnlockKey)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.log.InfoContext(ctx, "login", "user", u.Name, "session", sess.ID)
-	writeJSON(w, http.StatusOK, api.LoginFinishResponse{
-		M2: p.m2, SessionID: sess.ID, Token: tok, DeviceToken: device,
-		SealedKeys: u.SealedKeys, Epoch: u.Epoch, PublicBundle: u.PublicBundle,
-	})
-}
-
-// rememberDevice returns the device token to keep: the client's own if it
-// is already known for the account, else a new one.
-func (s *Server) rememberDevice(ctx context.Context, userID int64, token []byte) ([]byte, error) {
-	if len(token) == tokenSize {
-		h := sha256.Sum256(token)
-		known, err := s.store.DeviceKnown(ctx, userID, h[:])
-		if err != nil {
-			return nil, fmt.Errorf("look up device: %w", err)
-		}
-		if known {
-			return token, nil
-		}
-	}
-	token, err := randomBytes(tokenSize)
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(token)
-	if err := s.store.AddDevice(ctx, userID, h[:], s.now()); err != nil {
-		return nil, fmt.Errorf("add device: %w", err)
-	}
-	return token, nil
-}
-
-func checkDeviceName(name string) error {
-	if name == "" || len(name) > maxDeviceName {
-		return badRequest("device name must be 1 to %d bytes", maxDeviceName)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return badRequest("device name must not contain control characters")
-		}
-	}
-	return nil
-}
-
-func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
-	var req api.PasswordRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	p, err := s.proveLogin(ctx, r, req.HandshakeID, req.M1, nil)
-	if err == nil && p.user.ID != sess.UserID {
-		// A proof for another account does not authorise this one.
-		if err = s.recordFailure(ctx, p.tk); err == nil {
-			err = errAuthFailed
-		}
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u := p.user
-	if err := s.checkCredentials(req.New, u.Epoch+1); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !crypto.VerifyPasswdBinding(p.key, credentialsDigest(u.Name, req.New), req.Binding) {
-		s.writeError(w, r, badRequest("new credentials are not bound to the login proof"))
-		return
-	}
-	if err := s.clearAccountThrottle(ctx, p.tk); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.store.ReplaceCredentials(ctx, u.ID, u.Epoch, toMetaCreds(req.New), sess.ID); err != nil {
-		if errors.Is(err, meta.ErrConflict) {
-			s.writeError(w, r, &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "the password was changed meanwhile; try again"})
-			return
-		}
-		s.writeError(w, r, fmt.Errorf("replace credentials: %w", err))
-		return
-	}
-	s.log.InfoContext(ctx, "password changed", "user", u.Name)
-	writeJSON(w, http.StatusOK, api.PasswordResponse{M2: p.m2})
-}
-
-func credentialsDigest(user string, c api.Credentials) [32]byte {
-	return crypto.CredentialsDigest(user, c.Salt, kdfParams(c.KDF), c.Verifier, c.SealedKeys, c.Epoch)
-}
-
-func (s *Server) handleRecoverStart(w http.ResponseWriter, r *http.Request) {
-	var req api.RecoverStartRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := api.CheckUserName(req.User); err != nil {
-		s.writeError(w, r, badRequest("%v", err))
-		return
-	}
-	ctx := r.Context()
-	u, err := s.account(ctx, req.User)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	tk, err := s.keysFor(ctx, r, req.User, 0, nil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.checkThrottle(ctx, tk); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	challenge, err := randomBytes(challengeBytes)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := s.newChallenge(ctx, "recover", u, challenge)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, api.RecoverStartResponse{ChallengeID: id, Challenge: challenge, RecoverySealedKeys: u.RecoverySealedKeys, Epoch: u.Epoch})
-}
-
-func (s *Server) handleRecoverFinish(w http.ResponseWriter, r *http.Request) {
-	var req api.RecoverFinishRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	ch, err := s.takeChallenge(ctx, req.ChallengeID, "recover")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	tk, err := s.keysFor(ctx, r, ch.UserName, 0, nil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.checkThrottle(ctx, tk); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u, err := s.account(ctx, ch.UserName)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ok := u.ID != 0 && u.ID == ch.UserID && u.Epoch == ch.Epoch && len(u.RecoveryAuthPub) == ed25519.PublicKeySize &&
-		ed25519.Verify(u.RecoveryAuthPub, crypto.RecoveryMessage(u.Name, ch.Data, credentialsDigest(u.Name, req.New)), req.Signature)
-	if !ok {
-		if err := s.recordFailure(ctx, tk); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.writeError(w, r, &httpError{status: http.StatusUnauthorized, code: api.CodeAuthFailed, message: "wrong user name or recovery key"})
-		return
-	}
-	if err := s.checkCredentials(req.New, u.Epoch+1); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.clearAccountThrottle(ctx, tk); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.store.ReplaceCredentials(ctx, u.ID, u.Epoch, toMetaCreds(req.New), ""); err != nil {
-		if errors.Is(err, meta.ErrConflict) {
-			s.writeError(w, r, &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "the password was changed meanwhile; try again"})
-			return
-		}
-		s.writeError(w, r, fmt.Errorf("replace credentials: %w", err))
-		return
-	}
-	s.log.InfoContext(ctx, "account recovered", "user", u.Name)
-	writeJSON(w, http.StatusOK, api.Empty{})
 }

@@ -58,7 +58,7 @@ func (s *Server) authenticate(r *http.Request) (*meta.Session, error) {
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		sess.LastSeenAt = now
-		sess.ExpiresAt = now.Add(s.opts.SessionIdle)
+		sess.ExpiresAt = s.expiry(sess.CreatedAt, now)
 		if err := s.store.TouchSession(r.Context(), sess.ID, sess.LastSeenAt, sess.ExpiresAt); err != nil && !errors.Is(err, meta.ErrNotFound) {
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
@@ -69,8 +69,20 @@ func (s *Server) authenticate(r *http.Request) (*meta.Session, error) {
 // tokenSize is the size of session and device tokens: 256 random bits.
 const tokenSize = 32
 
-// newSession creates a session for the user and returns it with its bearer token.
-func (s *Server) newSession(ctx context.Context, userID int64, device string, unlockKey []byte) (*meta.Session, string, error) {
+// expiry is when a session created at created and last active at now ends:
+// after SessionIdle without activity, and after SessionMax in any case.
+func (s *Server) expiry(created, now time.Time) time.Time {
+	e := now.Add(s.opts.SessionIdle)
+	if limit := created.Add(s.opts.SessionMax); limit.Before(e) {
+		return limit
+	}
+	return e
+}
+
+// newSession creates a session for the user and returns it with its bearer
+// token. It fails with meta.ErrConflict if the account's credentials changed
+// since epoch, the one the login was proven against.
+func (s *Server) newSession(ctx context.Context, userID int64, epoch uint32, device string, unlockKey []byte) (*meta.Session, string, error) {
 	tok, err := randomBytes(tokenSize)
 	if err != nil {
 		return nil, "", err
@@ -88,10 +100,10 @@ func (s *Server) newSession(ctx context.Context, userID int64, device string, un
 		DeviceName: device,
 		CreatedAt:  now,
 		LastSeenAt: now,
-		ExpiresAt:  now.Add(s.opts.SessionIdle),
+		ExpiresAt:  s.expiry(now, now),
 		UnlockKey:  unlockKey,
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSession(ctx, sess, epoch); err != nil {
 		return nil, "", fmt.Errorf("create session: %w", err)
 	}
 	return sess, base64.RawURLEncoding.EncodeToString(tok), nil

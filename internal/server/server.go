@@ -11,10 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
@@ -28,9 +27,11 @@ type Options struct {
 	SessionIdle time.Duration
 	// Now returns the current time (default time.Now); tests move it.
 	Now func() time.Time
-	// TrustProxy makes the server take the client address from the
-	// X-Forwarded-For header set by a reverse proxy in front of it.
-	TrustProxy bool
+	// SessionMax bounds a session's whole life, active or not (default 365 days).
+	SessionMax time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the real client address.
+	TrustedProxies []netip.Prefix
 	// Throttle is the brute-force policy (default DefaultThrottlePolicy).
 	Throttle *ThrottlePolicy
 }
@@ -53,6 +54,9 @@ type Server struct {
 func New(ctx context.Context, store meta.Store, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.SessionIdle <= 0 {
 		opts.SessionIdle = 30 * 24 * time.Hour
+	}
+	if opts.SessionMax <= 0 {
+		opts.SessionMax = 365 * 24 * time.Hour
 	}
 	now := opts.Now
 	if now == nil {
@@ -78,11 +82,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathLoginStart, s.handleLoginStart)
 	mux.HandleFunc("POST "+api.PathLoginFinish, s.handleLoginFinish)
 	mux.HandleFunc("POST "+api.PathRecoverStart, s.handleRecoverStart)
+	mux.HandleFunc("POST "+api.PathRecoverUnlock, s.handleRecoverUnlock)
 	mux.HandleFunc("POST "+api.PathRecoverFinish, s.handleRecoverFinish)
 	mux.Handle("POST "+api.PathLogout, s.authed(s.handleLogout))
 	mux.Handle("GET "+api.PathMe, s.authed(s.handleMe))
 	mux.Handle("GET "+api.PathSessions, s.authed(s.handleSessions))
 	mux.Handle("DELETE "+api.PathSession, s.authed(s.handleRevokeSession))
+	mux.Handle("POST "+api.PathPasswordProof, s.authed(s.handlePasswordProof))
 	mux.Handle("POST "+api.PathPassword, s.authed(s.handlePassword))
 	mux.Handle("GET "+api.PathUserBundle, s.authed(s.handleUserBundle))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -158,30 +164,6 @@ func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// clientIP is the address throttles count per IP.
-func (s *Server) clientIP(r *http.Request) string {
-	if s.opts.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			// The proxy appends the address it saw; take the last hop,
-			// which the client cannot forge.
-			for i := len(xff) - 1; i >= 0; i-- {
-				if xff[i] == ',' {
-					xff = xff[i+1:]
-					break
-				}
-			}
-			if ip := net.ParseIP(strings.TrimSpace(xff)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func randomBytes(n int) ([]byte, error) {

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/client"
+	"github.com/coffer-drive/coffer/internal/crypto"
 	"github.com/coffer-drive/coffer/internal/server"
 	"github.com/coffer-drive/coffer/internal/servertest"
 	"github.com/coffer-drive/coffer/internal/srp"
@@ -155,6 +158,7 @@ var authedEndpoints = []struct{ method, path string }{
 	{http.MethodGet, api.PathSessions},
 	{http.MethodDelete, "/v1/sessions/some-id"},
 	{http.MethodPost, api.PathLogout},
+	{http.MethodPost, api.PathPasswordProof},
 	{http.MethodPost, api.PathPassword},
 	{http.MethodGet, "/v1/users/alice/bundle"},
 }
@@ -220,9 +224,9 @@ func TestEveryAuthedEndpointRefusesBadTokens(t *testing.T) {
 	if err := json.Unmarshal(body, &start); err != nil {
 		t.Fatal(err)
 	}
-	status, _, _ = postJSON(t, env.URL+api.PathPassword, api.PasswordRequest{HandshakeID: start.HandshakeID, M1: make([]byte, 32)}, bob.Token)
+	status, _, _ = postJSON(t, env.URL+api.PathPasswordProof, api.PasswordProofRequest{HandshakeID: start.HandshakeID, M1: make([]byte, 32)}, bob.Token)
 	if status != http.StatusUnauthorized {
-		t.Fatalf("bob changing alice's password: status %d, want 401", status)
+		t.Fatalf("bob proving alice's password: status %d, want 401", status)
 	}
 
 	// Expiry: after the idle time without activity, the token is dead.
@@ -311,19 +315,16 @@ func TestThrottleBlocksGuessingButNotKnownDevices(t *testing.T) {
 	ownerC, _ := account(t, env, "alice", "right password")
 	policy := server.DefaultThrottlePolicy()
 
-	for i := range policy.FreeAccount {
+	// Every attempt is counted when it starts; the first FreeAccount+1 are
+	// answered, and the last of them sets a 1 s block.
+	for i := range policy.FreeAccount + 1 {
 		if status, e := wrongProof(t, env.URL, "alice"); status != http.StatusUnauthorized {
 			t.Fatalf("guess %d: status %d %+v", i, status, e)
 		}
 	}
-	// The next guess is refused before any proof is checked.
-	status, e := wrongProof(t, env.URL, "alice")
-	if status != http.StatusUnauthorized {
-		t.Fatalf("guess over the limit: status %d %+v", status, e)
-	}
 	status, hdr, _ := loginStart(t, env.URL, "alice", nil)
-	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
-		t.Fatalf("blocked account: status %d, Retry-After %q; want 429 with Retry-After", status, hdr.Get("Retry-After"))
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") != "1" {
+		t.Fatalf("blocked account: status %d, Retry-After %q; want 429 with Retry-After 1", status, hdr.Get("Retry-After"))
 	}
 	// The block lives in the store: another instance enforces it too.
 	env2 := servertest.StartOn(t, env.Store, env.Dir, server.Options{})
@@ -338,14 +339,56 @@ func TestThrottleBlocksGuessingButNotKnownDevices(t *testing.T) {
 	if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
 		t.Fatalf("new device during block: %v, want 429", err)
 	}
-	// ...but the owner's known device still can.
+	// ...but the owner's known device still can, and can change the password.
 	if _, err := ownerC.Login(context.Background(), env.URL, "alice", []byte("right password")); err != nil {
 		t.Fatalf("known device must not be locked out: %v", err)
 	}
-	// Each further failure doubles the block; it ends by itself.
+	// The next attempt after the block doubles it.
+	env.Clock.Advance(time.Second)
+	if status, _ := wrongProof(t, env.URL, "alice"); status != http.StatusUnauthorized {
+		t.Fatalf("after the block: status %d", status)
+	}
+	if status, hdr, _ := loginStart(t, env.URL, "alice", nil); status != http.StatusTooManyRequests || hdr.Get("Retry-After") != "2" {
+		t.Fatalf("second block: status %d, Retry-After %q; want 429 with 2", status, hdr.Get("Retry-After"))
+	}
+	// It ends by itself.
 	env.Clock.Advance(policy.Max + time.Second)
 	if status, _, _ := loginStart(t, env.URL, "alice", nil); status != http.StatusOK {
 		t.Fatalf("after the block: status %d", status)
+	}
+}
+
+// TestThrottleHoldsUnderParallelAttempts opens many handshakes at once:
+// counting happens atomically with the check, so no more than the allowed
+// number get through.
+func TestThrottleHoldsUnderParallelAttempts(t *testing.T) {
+	env := servertest.Start(t, server.Options{})
+	account(t, env, "alice", "pw")
+	policy := server.DefaultThrottlePolicy()
+	const attempts = 30
+	statuses := make(chan int, attempts)
+	var wg sync.WaitGroup
+	for range attempts {
+		wg.Go(func() {
+			status, _, _ := loginStart(t, env.URL, "alice", nil)
+			statuses <- status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	var ok, blocked int
+	for st := range statuses {
+		switch st {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			blocked++
+		default:
+			t.Errorf("status %d", st)
+		}
+	}
+	if ok > policy.FreeAccount+1 || ok+blocked != attempts {
+		t.Fatalf("%d of %d parallel attempts got through; the limit is %d", ok, attempts, policy.FreeAccount+1)
 	}
 }
 
@@ -353,14 +396,151 @@ func TestThrottlePerIP(t *testing.T) {
 	env := servertest.Start(t, server.Options{})
 	policy := server.DefaultThrottlePolicy()
 	// Spread over many names, so no account counter trips first.
-	for i := range policy.FreeIP {
+	for i := range policy.FreeIP + 1 {
 		name := "user" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		if status, _ := wrongProof(t, env.URL, name); status != http.StatusUnauthorized {
 			t.Fatalf("guess %d: status %d", i, status)
 		}
 	}
-	wrongProof(t, env.URL, "onemore")
 	if status, _, _ := loginStart(t, env.URL, "yetanother", nil); status != http.StatusTooManyRequests {
 		t.Fatalf("IP over its limit: status %d, want 429", status)
+	}
+}
+
+// TestForwardedForOnlyFromTrustedProxies: behind a trusted proxy each
+// client address has its own counter, taken from the last hop, which the
+// client cannot forge; from anyone else the header is ignored.
+func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	start := func(url, user string, xff ...string) int {
+		sc, _ := srp.NewClient(srp.Group3072())
+		b, _ := json.Marshal(api.LoginStartRequest{User: user, A: sc.A()})
+		req, _ := http.NewRequest(http.MethodPost, url+api.PathLoginStart, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		for _, v := range xff {
+			req.Header.Add("X-Forwarded-For", v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	policy := server.DefaultThrottlePolicy()
+	name := func(i int) string { return "n" + string(rune('a'+i%26)) + string(rune('a'+i/26)) }
+
+	behind := servertest.Start(t, server.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	for i := range policy.FreeIP + 1 {
+		// A forged first line, and the proxy's own appended line.
+		if st := start(behind.URL, name(i), "6.6.6."+string(rune('0'+i%10)), "203.0.113.7"); st != http.StatusOK {
+			t.Fatalf("attempt %d: %d", i, st)
+		}
+	}
+	if st := start(behind.URL, "another", "9.9.9.9", "203.0.113.7"); st != http.StatusTooManyRequests {
+		t.Fatalf("the real client address must be blocked whatever it forges: %d", st)
+	}
+	if st := start(behind.URL, "another", "203.0.113.8"); st != http.StatusOK {
+		t.Fatalf("another client behind the same proxy must not be blocked: %d", st)
+	}
+
+	direct := servertest.Start(t, server.Options{})
+	for i := range policy.FreeIP + 1 {
+		start(direct.URL, name(i), "198.51.100."+string(rune('0'+i%10)))
+	}
+	if st := start(direct.URL, "another", "198.51.100.200"); st != http.StatusTooManyRequests {
+		t.Fatalf("without a trusted proxy the header must be ignored: %d", st)
+	}
+}
+
+// TestHandshakeGoesStaleOnPasswordChange: a proof begun against the old
+// credentials cannot finish after they changed, even if it is correct.
+func TestHandshakeGoesStaleOnPasswordChange(t *testing.T) {
+	env := servertest.Start(t, server.Options{})
+	account(t, env, "alice", "pw")
+	ctx := context.Background()
+	u, err := env.Store.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := srp.NewClient(srp.Group3072())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := postJSON(t, env.URL+api.PathLoginStart, api.LoginStartRequest{User: "alice", A: sc.A()}, "")
+	var start api.LoginStartResponse
+	if err := json.Unmarshal(body, &start); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := crypto.DerivePasswordKeys([]byte("pw"), "alice", start.Salt, crypto.DefaultKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, err := sc.Finish([]byte("alice"), start.Salt, pk.SRPX, start.B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same verifier and salt, next epoch: only the epoch check can refuse.
+	next := u.Credentials
+	next.Epoch++
+	if err := env.Store.ReplaceCredentials(ctx, u.ID, u.Epoch, next, ""); err != nil {
+		t.Fatal(err)
+	}
+	req := api.LoginFinishRequest{HandshakeID: start.HandshakeID, M1: m1, DeviceName: "d", UnlockKey: make([]byte, 32)}
+	status, _, body := postJSON(t, env.URL+api.PathLoginFinish, req, "")
+	if status != http.StatusUnauthorized {
+		t.Fatalf("stale handshake: %d %s", status, body)
+	}
+	if list, _ := env.Store.ListSessions(ctx, u.ID); len(list) != 0 {
+		t.Fatalf("a stale proof left %d session(s)", len(list))
+	}
+}
+
+// TestRecoveryRevealsNothingBeforeProof: before a valid recovery proof, a
+// real account and a name with none get answers of the same shape.
+func TestRecoveryRevealsNothingBeforeProof(t *testing.T) {
+	env := servertest.Start(t, server.Options{})
+	account(t, env, "alice", "pw")
+	startFor := func(user string) (int, api.RecoverChallenge, []byte) {
+		status, _, body := postJSON(t, env.URL+api.PathRecoverStart, api.RecoverStartRequest{User: user}, "")
+		var rc api.RecoverChallenge
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rc); err != nil {
+			t.Fatalf("recover/start answer %s: %v", body, err)
+		}
+		return status, rc, body
+	}
+	s1, real, _ := startFor("alice")
+	s2, fake, _ := startFor("nobody")
+	if s1 != s2 || len(real.Challenge) != len(fake.Challenge) || len(real.ChallengeID) != len(fake.ChallengeID) {
+		t.Fatalf("recover/start differs: %d %+v vs %d %+v", s1, real, s2, fake)
+	}
+	unlock := func(id string) (int, []byte) {
+		status, _, body := postJSON(t, env.URL+api.PathRecoverUnlock, api.RecoverUnlockRequest{ChallengeID: id, Signature: make([]byte, 64)}, "")
+		return status, body
+	}
+	u1, b1 := unlock(real.ChallengeID)
+	u2, b2 := unlock(fake.ChallengeID)
+	if u1 != http.StatusUnauthorized || u1 != u2 || !bytes.Equal(b1, b2) {
+		t.Fatalf("recover/unlock with a bad signature differs: %d %s vs %d %s", u1, b1, u2, b2)
+	}
+	// A used challenge cannot be tried again.
+	if st, _ := unlock(real.ChallengeID); st != http.StatusUnauthorized {
+		t.Fatalf("replayed challenge: %d", st)
+	}
+}
+
+func TestSessionMaxLifetime(t *testing.T) {
+	env := servertest.Start(t, server.Options{SessionIdle: time.Hour, SessionMax: 2 * time.Hour})
+	_, alice := account(t, env, "alice", "pw")
+	for range 2 {
+		env.Clock.Advance(50 * time.Minute)
+		if status, _, _ := call(t, http.MethodGet, env.URL+api.PathMe, "", nil, alice.Token); status != http.StatusOK {
+			t.Fatalf("active session ended early: %d", status)
+		}
+	}
+	env.Clock.Advance(21 * time.Minute)
+	if status, _, _ := call(t, http.MethodGet, env.URL+api.PathMe, "", nil, alice.Token); status != http.StatusUnauthorized {
+		t.Fatalf("session past its maximum lifetime: %d, want 401", status)
 	}
 }

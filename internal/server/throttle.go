@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -14,79 +15,88 @@ import (
 	"github.com/coffer-drive/coffer/internal/meta"
 )
 
-// ThrottlePolicy is the brute-force policy for password and recovery proofs.
+// ThrottlePolicy is the brute-force policy for password and recovery proofs
+// and for sign-ups.
 //
-// Each failed proof counts against the account name, the client IP and, for
-// a client that presents a device token from an earlier successful login,
-// that device instead of the account. After Free failures on a key, every
-// further failure blocks the key for Base·2^(n−Free), capped at Max. A key
-// that has seen no failure for Forget starts from zero again.
+// Every attempt is charged when it begins (login/start, recover/start,
+// signup), atomically with the check whether the counter is blocked, so
+// attempts run in parallel cannot slip past the limit. A successful proof
+// clears the account and device counters and refunds the IP counter.
 //
-// A device that has logged in to the account before is exempt from the
-// account-wide and the IP counters and has its own, so an attacker guessing
-// passwords from elsewhere can block new devices but never lock the owner
-// out of the devices they already use (the "device cookie" defence).
+// After Free attempts on a counter, every further one blocks it for
+// Base·2^(n−Free), capped at Max. A counter that has seen no attempt for
+// Forget starts from zero again.
+//
+// A device that has logged in to the account before is charged to its own
+// counter only and is exempt from the account and IP counters, so someone
+// guessing passwords from elsewhere can block new devices but never lock
+// the owner out of the devices they already use (the "device cookie"
+// defence).
 type ThrottlePolicy struct {
-	FreeAccount, FreeIP, FreeDevice int
-	Base, Max, Forget               time.Duration
+	FreeAccount, FreeIP, FreeDevice, FreeSignup int
+	Base, Max, Forget                           time.Duration
 }
 
 // DefaultThrottlePolicy returns the production policy.
 func DefaultThrottlePolicy() ThrottlePolicy {
 	return ThrottlePolicy{
-		FreeAccount: 5, FreeIP: 20, FreeDevice: 10,
+		FreeAccount: 5, FreeIP: 20, FreeDevice: 10, FreeSignup: 20,
 		Base: time.Second, Max: 15 * time.Minute, Forget: 24 * time.Hour,
 	}
 }
 
-// throttleKeys are the counters one login attempt is charged to.
+// throttleKeys are the counters one attempt is charged to.
 type throttleKeys struct {
 	keys []string
 	free []int
 }
 
-func (s *Server) keysFor(ctx context.Context, r *http.Request, user string, userID int64, deviceToken []byte) (throttleKeys, error) {
+func (tk *throttleKeys) add(key string, free int) {
+	tk.keys = append(tk.keys, key)
+	tk.free = append(tk.free, free)
+}
+
+// loginKeys returns the counters a login attempt for the account is charged to.
+func (s *Server) loginKeys(ctx context.Context, r *http.Request, user string, userID int64, deviceToken []byte) (throttleKeys, error) {
+	var tk throttleKeys
 	if userID != 0 && len(deviceToken) > 0 {
 		h := sha256.Sum256(deviceToken)
 		known, err := s.store.DeviceKnown(ctx, userID, h[:])
 		if err != nil {
-			return throttleKeys{}, fmt.Errorf("look up device: %w", err)
+			return tk, fmt.Errorf("look up device: %w", err)
 		}
 		if known {
-			return throttleKeys{keys: []string{"device:" + hex.EncodeToString(h[:])}, free: []int{s.throttle.FreeDevice}}, nil
+			tk.add("device:"+hex.EncodeToString(h[:]), s.throttle.FreeDevice)
+			return tk, nil
 		}
 	}
-	return throttleKeys{
-		keys: []string{"user:" + user, "ip:" + s.clientIP(r)},
-		free: []int{s.throttle.FreeAccount, s.throttle.FreeIP},
-	}, nil
+	tk.add("user:"+user, s.throttle.FreeAccount)
+	tk.add("ip:"+s.clientIP(r), s.throttle.FreeIP)
+	return tk, nil
 }
 
-// checkThrottle refuses with 429 if any key is blocked.
-func (s *Server) checkThrottle(ctx context.Context, tk throttleKeys) error {
-	now := s.now()
-	for _, k := range tk.keys {
-		t, err := s.store.GetThrottle(ctx, k)
-		if err != nil {
-			return fmt.Errorf("read throttle: %w", err)
-		}
-		if wait := t.BlockedUntil.Sub(now); wait > 0 {
-			return &httpError{
-				status: http.StatusTooManyRequests, code: api.CodeTooManyRequests,
-				message:    fmt.Sprintf("too many failed attempts; try again in %s", wait.Round(time.Second)),
-				retryAfter: int(math.Ceil(wait.Seconds())),
-			}
-		}
-	}
-	return nil
+// ipKeys returns the IP counter alone, for recovery: a recovery proof is a
+// 256-bit key, so guessing it is hopeless and counting failures per account
+// would only let a stranger block the owner's recovery.
+func (s *Server) ipKeys(r *http.Request) throttleKeys {
+	var tk throttleKeys
+	tk.add("ip:"+s.clientIP(r), s.throttle.FreeIP)
+	return tk
 }
 
-// recordFailure charges one failed proof to every key.
-func (s *Server) recordFailure(ctx context.Context, tk throttleKeys) error {
+// charge counts one attempt against every counter, refusing with 429 if
+// any of them is blocked. Check and count happen in one transaction per
+// counter.
+func (s *Server) charge(ctx context.Context, tk throttleKeys) error {
 	now := s.now()
+	var wait time.Duration
 	for i, k := range tk.keys {
 		free := tk.free[i]
 		_, err := s.store.UpdateThrottle(ctx, k, func(t meta.Throttle) meta.Throttle {
+			if w := t.BlockedUntil.Sub(now); w > 0 {
+				wait = max(wait, w)
+				return t
+			}
 			if now.Sub(t.LastFailure) > s.throttle.Forget {
 				t.Failures = 0
 			}
@@ -98,13 +108,20 @@ func (s *Server) recordFailure(ctx context.Context, tk throttleKeys) error {
 			return t
 		})
 		if err != nil {
-			return fmt.Errorf("record failed attempt: %w", err)
+			return fmt.Errorf("count attempt: %w", err)
+		}
+	}
+	if wait > 0 {
+		return &httpError{
+			status: http.StatusTooManyRequests, code: api.CodeTooManyRequests,
+			message:    fmt.Sprintf("too many attempts; try again in %s", wait.Round(time.Second)),
+			retryAfter: int(math.Ceil(wait.Seconds())),
 		}
 	}
 	return nil
 }
 
-// block is the backoff after the over-th failure beyond the free ones.
+// block is the backoff after the over-th attempt beyond the free ones.
 func (p ThrottlePolicy) block(over int) time.Duration {
 	if over > 30 {
 		return p.Max
@@ -116,17 +133,71 @@ func (p ThrottlePolicy) block(over int) time.Duration {
 	return d
 }
 
-// clearAccountThrottle forgets an account's and a device's failures after a
-// successful proof. The IP counter is left to decay, so that logging in to
-// an account of one's own does not reset the count against others.
-func (s *Server) clearAccountThrottle(ctx context.Context, tk throttleKeys) error {
+// succeeded clears the account and device counters after a valid proof and
+// takes back the attempt charged to the IP counter. The IP counter is not
+// cleared, so that logging in to an account of one's own does not wipe the
+// count of guesses against others.
+func (s *Server) succeeded(ctx context.Context, tk throttleKeys) error {
 	for _, k := range tk.keys {
+		var err error
 		if strings.HasPrefix(k, "ip:") {
-			continue
+			_, err = s.store.UpdateThrottle(ctx, k, func(t meta.Throttle) meta.Throttle {
+				if t.Failures > 0 {
+					t.Failures--
+				}
+				return t
+			})
+		} else {
+			err = s.store.ResetThrottle(ctx, k)
 		}
-		if err := s.store.ResetThrottle(ctx, k); err != nil {
-			return fmt.Errorf("reset throttle: %w", err)
+		if err != nil {
+			return fmt.Errorf("clear throttle: %w", err)
 		}
 	}
 	return nil
+}
+
+// clientIP is the address the IP counter is kept for. Behind a trusted
+// proxy it is the nearest address in X-Forwarded-For that is not itself a
+// trusted proxy. IPv6 addresses count per /64, the block one subscriber
+// typically holds.
+func (s *Server) clientIP(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	addr := ap.Addr().Unmap()
+	if s.trusted(addr) {
+		// Proxies append; several header lines are one list, in order.
+		var hops []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			hops = append(hops, strings.Split(v, ",")...)
+		}
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
+			addr = hop.Unmap()
+			if !s.trusted(addr) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, err := addr.Prefix(64)
+		if err == nil {
+			return p.String()
+		}
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

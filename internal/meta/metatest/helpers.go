@@ -95,10 +95,28 @@ func createUser(t *testing.T, s meta.Store, u *meta.User) int64 {
 	return id
 }
 
+// createSession stores sess under its account's current credential epoch.
 func createSession(t *testing.T, s meta.Store, sess *meta.Session) {
 	t.Helper()
-	if err := s.CreateSession(t.Context(), sess); err != nil {
+	if err := s.CreateSession(t.Context(), sess, epochOf(t, s, sess.UserID)); err != nil {
 		t.Fatalf("CreateSession(%q): %v", sess.ID, err)
+	}
+}
+
+// epochOf returns the account's current credential epoch.
+func epochOf(t *testing.T, s meta.Store, userID int64) uint32 {
+	t.Helper()
+	u, err := s.UserByID(t.Context(), userID)
+	if err != nil {
+		t.Fatalf("UserByID(%d): %v", userID, err)
+	}
+	return u.Epoch
+}
+
+func addDevice(t *testing.T, s meta.Store, userID int64, hash []byte) {
+	t.Helper()
+	if err := s.AddDevice(t.Context(), userID, hash, t0, epochOf(t, s, userID)); err != nil {
+		t.Fatalf("AddDevice(user %d): %v", userID, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -185,6 +186,8 @@ var credentialTests = []test{
 		u := newUser("alice")
 		u.ID = createUser(t, s, u)
 		createSession(t, s, newSession("s1", u.ID, t0))
+		dev := tokenHash("device")
+		addDevice(t, s, u.ID, dev)
 
 		err := s.ReplaceCredentials(ctx, u.ID, u.Epoch+1, newCredentials(u.Epoch+2), "")
 		wantErr(t, "ReplaceCredentials with a wrong epoch", err, meta.ErrConflict)
@@ -195,6 +198,7 @@ var credentialTests = []test{
 		}
 		checkUser(t, got, u)
 		checkSessionIDs(t, s, u.ID, "s1")
+		checkDevice(t, s, u.ID, dev, true)
 	}},
 	{"MissingUser", func(t *testing.T, s meta.Store) {
 		err := s.ReplaceCredentials(t.Context(), 4242, 1, newCredentials(2), "")
@@ -239,6 +243,33 @@ var credentialTests = []test{
 		}
 		checkSessionIDs(t, s, alice)
 		checkSessionIDs(t, s, bob, "b1")
+	}},
+	{"DeletesDevices", func(t *testing.T, s meta.Store) {
+		alice := createUser(t, s, newUser("alice"))
+		bob := createUser(t, s, newUser("bob"))
+		laptop, phone, shared := tokenHash("laptop"), tokenHash("phone"), tokenHash("shared")
+		for _, h := range [][]byte{laptop, phone, shared} {
+			addDevice(t, s, alice, h)
+		}
+		addDevice(t, s, bob, shared)
+		createSession(t, s, newSession("a1", alice, t0))
+
+		// Keeping a session does not keep any device.
+		if err := s.ReplaceCredentials(t.Context(), alice, 1, newCredentials(2), "a1"); err != nil {
+			t.Fatalf("ReplaceCredentials: %v", err)
+		}
+		for _, h := range [][]byte{laptop, phone, shared} {
+			checkDevice(t, s, alice, h, false)
+		}
+		checkDevice(t, s, bob, shared, true)
+		checkSessionIDs(t, s, alice, "a1")
+
+		// The account can learn devices again.
+		addDevice(t, s, alice, laptop)
+		checkDevice(t, s, alice, laptop, true)
+	}},
+	{"ConcurrentCreateSession", func(t *testing.T, s meta.Store) {
+		CreateSessionsDuringReplace(t, []meta.Store{s}, "alice", 8)
 	}},
 	{"ConcurrentOneWins", func(t *testing.T, s meta.Store) {
 		u := newUser("alice")
@@ -461,10 +492,10 @@ var sessionTests = []test{
 		createSession(t, s, first)
 
 		sameID := newSession("s1", bob, t0)
-		wantErr(t, "CreateSession with a taken ID", s.CreateSession(ctx, sameID), meta.ErrExists)
+		wantErr(t, "CreateSession with a taken ID", s.CreateSession(ctx, sameID, 1), meta.ErrExists)
 		sameHash := newSession("s2", bob, t0)
 		sameHash.TokenHash = first.TokenHash
-		wantErr(t, "CreateSession with a taken token hash", s.CreateSession(ctx, sameHash), meta.ErrExists)
+		wantErr(t, "CreateSession with a taken token hash", s.CreateSession(ctx, sameHash, 1), meta.ErrExists)
 
 		checkSessionIDs(t, s, alice, "s1")
 		checkSessionIDs(t, s, bob)
@@ -475,8 +506,57 @@ var sessionTests = []test{
 		checkSession(t, got, first)
 	}},
 	{"UnknownUser", func(t *testing.T, s meta.Store) {
-		err := s.CreateSession(t.Context(), newSession("s1", 4242, t0))
-		wantErr(t, "CreateSession for a missing user", err, meta.ErrNotFound)
+		for _, epoch := range []uint32{0, 1} {
+			err := s.CreateSession(t.Context(), newSession("s1", 4242, t0), epoch)
+			wantErr(t, "CreateSession for a missing user", err, meta.ErrNotFound)
+		}
+	}},
+	{"CurrentEpoch", func(t *testing.T, s meta.Store) {
+		u := newUser("alice")
+		u.Epoch = math.MaxUint32
+		u.ID = createUser(t, s, u)
+		want := newSession("s1", u.ID, t0)
+		if err := s.CreateSession(t.Context(), want, math.MaxUint32); err != nil {
+			t.Fatalf("CreateSession with the current epoch: %v", err)
+		}
+		got, err := s.SessionByTokenHash(t.Context(), want.TokenHash)
+		if err != nil {
+			t.Fatalf("SessionByTokenHash: %v", err)
+		}
+		checkSession(t, got, want)
+	}},
+	{"StaleEpoch", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		alice := createUser(t, s, newUser("alice"))
+		bob := createUser(t, s, newUser("bob"))
+		if err := s.ReplaceCredentials(ctx, alice, 1, newCredentials(2), ""); err != nil {
+			t.Fatalf("ReplaceCredentials: %v", err)
+		}
+
+		// The epoch before the change fails, and so do epochs the
+		// account never had.
+		sess := newSession("s1", alice, t0)
+		for _, epoch := range []uint32{1, 0, 3} {
+			err := s.CreateSession(ctx, sess, epoch)
+			wantErr(t, "CreateSession with a stale epoch", err, meta.ErrConflict)
+		}
+		checkSessionIDs(t, s, alice)
+		_, err := s.SessionByTokenHash(ctx, sess.TokenHash)
+		wantErr(t, "SessionByTokenHash of a refused session", err, meta.ErrNotFound)
+
+		// Nothing of the refused session is left over to clash with.
+		if err := s.CreateSession(ctx, sess, 2); err != nil {
+			t.Fatalf("CreateSession with the current epoch: %v", err)
+		}
+		checkSessionIDs(t, s, alice, "s1")
+
+		// The check is per account.
+		if err := s.CreateSession(ctx, newSession("b1", bob, t0), 1); err != nil {
+			t.Fatalf("CreateSession for bob: %v", err)
+		}
+		wantErr(t, "CreateSession with another account's epoch",
+			s.CreateSession(ctx, newSession("b2", bob, t0), 2), meta.ErrConflict)
+		checkSessionIDs(t, s, bob, "b1")
 	}},
 	{"Touch", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
@@ -664,6 +744,23 @@ var sessionTests = []test{
 }
 
 var deviceTests = []test{
+	{"StaleEpoch", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		u := newUser("alice")
+		id := createUser(t, s, u)
+		dev := tokenHash("device")
+		err := s.AddDevice(ctx, id, dev, t0, u.Epoch+1)
+		wantErr(t, "AddDevice with a stale epoch", err, meta.ErrConflict)
+		checkDevice(t, s, id, dev, false)
+		if err := s.AddDevice(ctx, id, dev, t0, u.Epoch); err != nil {
+			t.Fatalf("AddDevice with the current epoch: %v", err)
+		}
+		checkDevice(t, s, id, dev, true)
+		// Seen again: still one device, no error.
+		if err := s.AddDevice(ctx, id, dev, t0.Add(time.Hour), u.Epoch); err != nil {
+			t.Fatalf("AddDevice again: %v", err)
+		}
+	}},
 	{"AddAndKnown", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		alice := createUser(t, s, newUser("alice"))
@@ -671,7 +768,7 @@ var deviceTests = []test{
 		dev := tokenHash("device")
 		checkDevice(t, s, alice, dev, false)
 
-		if err := s.AddDevice(ctx, alice, dev, t0); err != nil {
+		if err := s.AddDevice(ctx, alice, dev, t0, epochOf(t, s, alice)); err != nil {
 			t.Fatalf("AddDevice: %v", err)
 		}
 		checkDevice(t, s, alice, dev, true)
@@ -684,7 +781,7 @@ var deviceTests = []test{
 		uid := createUser(t, s, newUser("alice"))
 		dev := tokenHash("device")
 		for i := range 2 {
-			if err := s.AddDevice(ctx, uid, dev, t0.Add(time.Duration(i)*time.Hour)); err != nil {
+			if err := s.AddDevice(ctx, uid, dev, t0.Add(time.Duration(i)*time.Hour), epochOf(t, s, uid)); err != nil {
 				t.Fatalf("AddDevice #%d: %v", i+1, err)
 			}
 		}
@@ -696,14 +793,14 @@ var deviceTests = []test{
 		bob := createUser(t, s, newUser("bob"))
 		dev := tokenHash("shared laptop")
 		for _, uid := range []int64{alice, bob} {
-			if err := s.AddDevice(ctx, uid, dev, t0); err != nil {
+			if err := s.AddDevice(ctx, uid, dev, t0, epochOf(t, s, uid)); err != nil {
 				t.Fatalf("AddDevice: %v", err)
 			}
 			checkDevice(t, s, uid, dev, true)
 		}
 	}},
 	{"UnknownUser", func(t *testing.T, s meta.Store) {
-		err := s.AddDevice(t.Context(), 4242, tokenHash("device"), t0)
+		err := s.AddDevice(t.Context(), 4242, tokenHash("device"), t0, 1)
 		wantErr(t, "AddDevice for a missing user", err, meta.ErrNotFound)
 	}},
 }
@@ -922,13 +1019,13 @@ var storeTests = []test{
 			{"ReplaceCredentials", func() error { return s.ReplaceCredentials(ctx, u.ID, 1, newCredentials(2), "") }},
 			{"PutChallenge", func() error { return s.PutChallenge(ctx, newChallenge("c2", "login", t0)) }},
 			{"TakeChallenge", func() error { _, err := s.TakeChallenge(ctx, "c1", "login", t0); return err }},
-			{"CreateSession", func() error { return s.CreateSession(ctx, newSession("s2", u.ID, t0)) }},
+			{"CreateSession", func() error { return s.CreateSession(ctx, newSession("s2", u.ID, t0), u.Epoch) }},
 			{"SessionByTokenHash", func() error { _, err := s.SessionByTokenHash(ctx, sess.TokenHash); return err }},
 			{"TouchSession", func() error { return s.TouchSession(ctx, "s1", t0, t0) }},
 			{"ListSessions", func() error { _, err := s.ListSessions(ctx, u.ID); return err }},
 			{"DeleteSession", func() error { return s.DeleteSession(ctx, u.ID, "s1") }},
 			{"DeleteExpiredSessions", func() error { _, err := s.DeleteExpiredSessions(ctx, t0.Add(1000*time.Hour)); return err }},
-			{"AddDevice", func() error { return s.AddDevice(ctx, u.ID, tokenHash("d"), t0) }},
+			{"AddDevice", func() error { return s.AddDevice(ctx, u.ID, tokenHash("d"), t0, u.Epoch) }},
 			{"DeviceKnown", func() error { _, err := s.DeviceKnown(ctx, u.ID, tokenHash("d")); return err }},
 			{"GetThrottle", func() error { _, err := s.GetThrottle(ctx, "k"); return err }},
 			{"UpdateThrottle", func() error { _, err := s.UpdateThrottle(ctx, "k", increment); return err }},
@@ -1075,6 +1172,95 @@ func IncrementConcurrently(t *testing.T, stores []meta.Store, key string, n int)
 		}
 		if th.Failures != n {
 			t.Errorf("after %d concurrent increments Failures = %d via store %d", n, th.Failures, i)
+		}
+	}
+}
+
+// CreateSessionsDuringReplace checks that a login proven against old
+// credentials can never leave a session behind after a password change. It
+// creates the account name; then, in each of several rounds, n goroutines,
+// spread over stores (which must share one database), keep creating sessions
+// with the account's current epoch while ReplaceCredentials moves the epoch
+// on and deletes every session. Every CreateSession that starts after
+// ReplaceCredentials returned must fail with meta.ErrConflict, and once all
+// are done the account must have no session. It is exported for
+// implementations' own tests with several stores, such as two processes
+// sharing a file.
+func CreateSessionsDuringReplace(t *testing.T, stores []meta.Store, name string, n int) {
+	t.Helper()
+	ctx := t.Context()
+	u := newUser(name)
+	u.ID = createUser(t, stores[0], u)
+	var seq atomic.Int64 // numbers the sessions, for unique IDs and token hashes
+	for round := range 5 {
+		old := u.Epoch + uint32(round)
+		// The password changes once the goroutines have created n
+		// sessions between them, so that it lands among their calls.
+		var created atomic.Int32
+		enough := make(chan struct{})
+		var replaced atomic.Bool // set once ReplaceCredentials returned
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			st := stores[i%len(stores)]
+			wg.Go(func() {
+				<-start
+				for {
+					after := replaced.Load()
+					id := fmt.Sprintf("%s-%d", name, seq.Add(1))
+					err := st.CreateSession(ctx, newSession(id, u.ID, t0), old)
+					switch {
+					case err == nil && after:
+						t.Errorf("round %d: CreateSession %s with epoch %d succeeded after ReplaceCredentials moved it on", round, id, old)
+						return
+					case err == nil:
+						if created.Add(1) == int32(n) {
+							close(enough)
+						}
+					case errors.Is(err, meta.ErrConflict):
+						// Before ReplaceCredentials returned, a conflict
+						// only means it has committed.
+						if after {
+							return
+						}
+					default:
+						t.Errorf("round %d: CreateSession %s: %v, want nil or ErrConflict", round, id, err)
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		exited := make(chan struct{})
+		go func() { wg.Wait(); close(exited) }()
+		select {
+		case <-enough:
+		case <-exited: // all failed; reported above
+		case <-time.After(30 * time.Second):
+			t.Errorf("round %d: only %d sessions created in 30s, want %d before changing the password", round, created.Load(), n)
+		}
+		err := stores[0].ReplaceCredentials(ctx, u.ID, old, newCredentials(old+1), "")
+		replaced.Store(true)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("round %d: ReplaceCredentials: %v", round, err)
+		}
+		for i, st := range stores {
+			list, err := st.ListSessions(ctx, u.ID)
+			if err != nil {
+				t.Fatalf("round %d: ListSessions via store %d: %v", round, i, err)
+			}
+			if len(list) != 0 {
+				ids := make([]string, len(list))
+				for j, sess := range list {
+					ids[j] = sess.ID
+				}
+				t.Errorf("round %d: %d sessions created with epoch %d outlived the password change (via store %d): %q",
+					round, len(list), old, i, ids)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
 		}
 	}
 }

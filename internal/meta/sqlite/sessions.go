@@ -12,16 +12,34 @@ import (
 const sessionColumns = `id, user_id, token_hash, device_name, created_at,
 	last_seen_at, expires_at, unlock_key`
 
-// CreateSession stores a new session. It returns meta.ErrExists if the ID or
-// token hash is taken and meta.ErrNotFound if the account does not exist.
-func (s *Store) CreateSession(ctx context.Context, sess *meta.Session) error {
-	_, err := s.w.ExecContext(ctx, `
-		INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, blob(sess.TokenHash), sess.DeviceName, micros(sess.CreatedAt),
-		micros(sess.LastSeenAt), micros(sess.ExpiresAt), blob(sess.UnlockKey))
+// CreateSession stores a new session if the account's credential epoch is
+// still userEpoch. It returns meta.ErrConflict if the epoch moved on,
+// meta.ErrNotFound if the account does not exist and meta.ErrExists if the
+// ID or token hash is taken.
+func (s *Store) CreateSession(ctx context.Context, sess *meta.Session, userEpoch uint32) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// The check and the insert share one write transaction, so
+		// ReplaceCredentials, which deletes the account's sessions in its
+		// own, runs wholly before or wholly after both: a session proven
+		// against the old credentials is either deleted by it or never
+		// stored.
+		var epoch uint32
+		err := tx.QueryRowContext(ctx, `SELECT epoch FROM users WHERE id = ?`, sess.UserID).Scan(&epoch)
+		if err != nil {
+			return dbErr(err)
+		}
+		if epoch != userEpoch {
+			return fmt.Errorf("epoch is %d, not %d: %w", epoch, userEpoch, meta.ErrConflict)
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO sessions (`+sessionColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.UserID, blob(sess.TokenHash), sess.DeviceName, micros(sess.CreatedAt),
+			micros(sess.LastSeenAt), micros(sess.ExpiresAt), blob(sess.UnlockKey))
+		return dbErr(err)
+	})
 	if err != nil {
-		return fmt.Errorf("create session %q of user %d: %w", sess.ID, sess.UserID, dbErr(err))
+		return fmt.Errorf("create session %q of user %d: %w", sess.ID, sess.UserID, err)
 	}
 	return nil
 }

@@ -181,6 +181,9 @@ func TestTwoStoresOneFile(t *testing.T) {
 	t.Run("Secret", func(t *testing.T) {
 		metatest.SecretConcurrently(t, stores, "cookie", 20)
 	})
+	t.Run("CreateSessionsDuringReplace", func(t *testing.T) {
+		metatest.CreateSessionsDuringReplace(t, stores, "alice", 8)
+	})
 	t.Run("TakeChallengeOnce", func(t *testing.T) {
 		ctx := t.Context()
 		exp := time.Now().Add(time.Hour)

@@ -67,8 +67,8 @@ func scanUser(row *sql.Row) (*meta.User, error) {
 }
 
 // ReplaceCredentials swaps the account's credentials if its epoch is still
-// expectEpoch, and deletes its sessions other than keepSessionID in the same
-// transaction. It returns meta.ErrConflict if the epoch moved on and
+// expectEpoch, and deletes its sessions other than keepSessionID and all its
+// devices in the same transaction. It returns meta.ErrConflict if the epoch moved on and
 // meta.ErrNotFound if there is no such account. c.Epoch is stored as given.
 func (s *Store) ReplaceCredentials(ctx context.Context, userID int64, expectEpoch uint32, c meta.Credentials, keepSessionID string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -95,6 +95,13 @@ func (s *Store) ReplaceCredentials(ctx context.Context, userID int64, expectEpoc
 		// learnt the old password may hold one of those sessions.
 		_, err = tx.ExecContext(ctx,
 			`DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keepSessionID)
+		if err != nil {
+			return dbErr(err)
+		}
+		// A known device logs in under a throttle counter of its own,
+		// exempt from the account's lockout; whoever logged in with the
+		// old password must not keep that standing.
+		_, err = tx.ExecContext(ctx, `DELETE FROM devices WHERE user_id = ?`, userID)
 		return dbErr(err)
 	})
 	if err != nil {
@@ -106,14 +113,23 @@ func (s *Store) ReplaceCredentials(ctx context.Context, userID int64, expectEpoc
 // AddDevice remembers that the device with this token hash logged in to the
 // account. Adding a known device again only records the time. It returns
 // meta.ErrNotFound if there is no such account.
-func (s *Store) AddDevice(ctx context.Context, userID int64, tokenHash []byte, now time.Time) error {
-	_, err := s.w.ExecContext(ctx, `
+func (s *Store) AddDevice(ctx context.Context, userID int64, tokenHash []byte, now time.Time, userEpoch uint32) error {
+	// One statement, so the epoch check and the insert are atomic.
+	res, err := s.w.ExecContext(ctx, `
 		INSERT INTO devices (user_id, token_hash, first_seen_at, last_seen_at)
-		VALUES (?, ?, ?, ?)
+		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND epoch = ?)
 		ON CONFLICT (user_id, token_hash) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
-		userID, blob(tokenHash), micros(now), micros(now))
+		userID, blob(tokenHash), micros(now), micros(now), userID, int64(userEpoch))
 	if err != nil {
 		return fmt.Errorf("add device of user %d: %w", userID, dbErr(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("add device of user %d: %w", userID, err)
+	} else if n == 0 {
+		if _, err := s.UserByID(ctx, userID); err != nil {
+			return fmt.Errorf("add device: %w", err)
+		}
+		return fmt.Errorf("add device of user %d: epoch is not %d: %w", userID, userEpoch, meta.ErrConflict)
 	}
 	return nil
 }
