@@ -84,6 +84,17 @@ COFFER_CONFIG_DIR (where the session is kept).`,
 		a.sessionsCmd(),
 		a.fingerprintCmd(),
 		a.verifyCmd(),
+		a.lsCmd(),
+		a.mkdirCmd(),
+		a.putCmd(),
+		a.getCmd(),
+		a.catCmd(),
+		a.mvCmd(),
+		a.rmCmd(),
+		a.trashCmd(),
+		a.versionsCmd(),
+		a.restoreVersionCmd(),
+		a.adminCmd(),
 	)
 	return root
 }

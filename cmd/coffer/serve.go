@@ -71,6 +71,7 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 	f.StringArrayVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	f.DurationVar(&sessionIdle, "session-idle", 30*24*time.Hour, "log a session out after this long without activity")
 	f.DurationVar(&sessionMax, "session-max", 365*24*time.Hour, "log a session out after this long in any case")
+	f.IntVar(&cfg.Options.KeepVersions, "keep-versions", 0, "keep at most this many versions of each file (0: all)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

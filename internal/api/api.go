@@ -45,6 +45,7 @@ const (
 	CodeConflict        = "conflict"
 	CodeAuthFailed      = "auth_failed"
 	CodeTooManyRequests = "too_many_requests"
+	CodeQuota           = "quota_exceeded"
 	CodeTooLarge        = "too_large"
 	CodeUnsupported     = "unsupported_media_type"
 	CodeInternal        = "internal"

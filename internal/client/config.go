@@ -150,7 +150,7 @@ func (c *Config) write(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	f, err := os.CreateTemp(c.dir, "."+name+".*")
+	f, err := os.CreateTemp(filepath.Join(c.dir, filepath.Dir(name)), "."+filepath.Base(name)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}

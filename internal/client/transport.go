@@ -68,7 +68,17 @@ func Printable(s string) string {
 func newTransport(server, token string, hc *http.Client) *transport {
 	if hc == nil {
 		hc = &http.Client{
-			Timeout: 2 * time.Minute,
+			// No overall timeout: a block download may take long on a
+			// slow link; the dial and header timeouts below catch a dead
+			// server.
+			Transport: &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				MaxIdleConnsPerHost:   16,
+				IdleConnTimeout:       90 * time.Second,
+				TLSHandshakeTimeout:   10 * time.Second,
+				ResponseHeaderTimeout: 2 * time.Minute,
+				ForceAttemptHTTP2:     true,
+			},
 			// A redirect could carry the bearer token to another scheme
 			// or host; the API never redirects, so none is followed.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -118,6 +128,45 @@ func (t *transport) do(ctx context.Context, method, path string, in, out any) er
 		if err := json.Unmarshal(data, out); err != nil {
 			return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
 		}
+	}
+	return nil
+}
+
+// doRaw sends body (if not nil) as contentType and, for a 2xx answer,
+// copies the answer into out (if not nil). Errors come back as *APIError.
+func (t *transport) doRaw(ctx context.Context, method, path, contentType string, body io.Reader, size int64, out io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if body != nil {
+		req.ContentLength = size
+		req.Header.Set("Content-Type", contentType)
+	}
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach server %s: %w", t.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var eb api.ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
+			return &APIError{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s answered %s", method, path, resp.Status)}
+		}
+		return &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RetryAfter: resp.Header.Get("Retry-After")}
+	}
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	// A block is bounded; a server sending more is cut off rather than
+	// buffered without end.
+	if _, err := io.Copy(out, io.LimitReader(resp.Body, api.MaxBlockBytes+1)); err != nil {
+		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
 	}
 	return nil
 }

@@ -24,6 +24,22 @@ const (
 	labelFingerprintDigs = "coffer/v1/fingerprint-digits"
 	labelLocalKEK        = "coffer/v1/local-kek"
 	labelLocalKeys       = "coffer/v1/local-keys"
+
+	// Tree (docs/crypto.md section 11).
+	labelNodeKeyWrap    = "coffer/v1/node-key-wrap"    // HKDF info: sub-key wrapping children's node keys
+	labelNameKey        = "coffer/v1/name-key"         // HKDF info: sub-key sealing children's names
+	labelNameHashKey    = "coffer/v1/name-hash-key"    // HKDF info: sub-key of children's name hashes
+	labelContentKeyWrap = "coffer/v1/content-key-wrap" // HKDF info: sub-key wrapping revision content keys
+	labelNodeKey        = "coffer/v1/node-key"         // AD of a wrapped child node key
+	labelRootKey        = "coffer/v1/root-key"         // HPKE info of a root key sealed to its owner
+	labelNodeName       = "coffer/v1/node-name"        // AD of a sealed name
+	labelNodeRecord     = "coffer/v1/node-record"      // signature over a node record
+
+	// Content (docs/crypto.md section 12).
+	labelContentKey = "coffer/v1/content-key" // AD of a wrapped content key
+	labelBlock      = "coffer/v1/block"       // AD of a content block
+	labelAttrs      = "coffer/v1/attrs"       // AD of sealed attributes
+	labelRevision   = "coffer/v1/revision"    // signature over a revision record
 )
 
 // maxLP is the longest field an LP encoding can carry.

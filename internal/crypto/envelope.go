@@ -52,10 +52,7 @@ func sealEnvelopeNonce(key *[32]byte, nonce *[nonceSize]byte, label string, fiel
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, envelopeOverhead+len(plaintext))
-	out = append(out, envelopeVersion)
-	out = append(out, nonce[:]...)
-	return aead.Seal(out, nonce[:], plaintext, envelopeAD(label, fields)), nil
+	return sealWith(aead, nonce, label, fields, plaintext)
 }
 
 // openEnvelope opens an envelope made by sealEnvelope with the same key,
@@ -73,8 +70,36 @@ func openEnvelope(key *[32]byte, label string, fields, sealed []byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	nonce := sealed[1 : 1+nonceSize]
-	pt, err := aead.Open(nil, nonce, sealed[1+nonceSize:], envelopeAD(label, fields))
+	return openWith(aead, label, fields, sealed)
+}
+
+// sealWith seals an envelope with an AES-256-GCM instance the caller keeps
+// (NodeKeys holds its sub-keys this way, so that a listing does not redo
+// the AES key schedule per child). The nonce is random unless nonce is
+// non-nil, which only the vector generator does.
+func sealWith(aead cipher.AEAD, nonce *[nonceSize]byte, label string, fields, plaintext []byte) ([]byte, error) {
+	out := make([]byte, 1+nonceSize, envelopeOverhead+len(plaintext))
+	out[0] = envelopeVersion
+	if nonce == nil {
+		if _, err := rand.Read(out[1:]); err != nil {
+			return nil, fmt.Errorf("generate nonce: %w", err)
+		}
+	} else {
+		copy(out[1:], nonce[:])
+	}
+	// Seal appends after len(out), so reading the nonce from out is safe.
+	return aead.Seal(out, out[1:1+nonceSize], plaintext, envelopeAD(label, fields)), nil
+}
+
+// openWith is openEnvelope with a caller-kept AES-256-GCM instance.
+func openWith(aead cipher.AEAD, label string, fields, sealed []byte) ([]byte, error) {
+	if len(sealed) > 0 && sealed[0] != envelopeVersion {
+		return nil, fmt.Errorf("%w: %w %#02x", ErrDecrypt, ErrUnsupportedVersion, sealed[0])
+	}
+	if len(sealed) < envelopeOverhead {
+		return nil, ErrDecrypt
+	}
+	pt, err := aead.Open(nil, sealed[1:1+nonceSize], sealed[1+nonceSize:], envelopeAD(label, fields))
 	if err != nil {
 		return nil, ErrDecrypt
 	}

@@ -17,7 +17,7 @@ import (
 
 // GenerateVectors computes the interoperability test vectors of this
 // package and returns them as JSON documents keyed by file name
-// (account.json, recovery.json, bundle.json). Every input is fixed, so the
+// (account.json, recovery.json, bundle.json, tree.json, content.json). Every input is fixed, so the
 // output is the same on every run; cmd/vectors writes it to
 // testdata/vectors, and the browser client must reproduce it byte for byte.
 //
@@ -28,6 +28,8 @@ func GenerateVectors() (map[string][]byte, error) {
 		"account.json":  accountVectors,
 		"recovery.json": recoveryVectors,
 		"bundle.json":   bundleVectors,
+		"tree.json":     treeVectors,
+		"content.json":  contentVectors,
 	}
 	out := make(map[string][]byte, len(files))
 	for name, gen := range files {

@@ -90,6 +90,7 @@ type Throttle struct {
 // Store is the metadata store. All methods are safe for concurrent use, also
 // across processes sharing the same database.
 type Store interface {
+	DriveStore
 	// CreateUser inserts a new account and returns its ID. ErrExists if the name is taken.
 	CreateUser(ctx context.Context, u *User) (int64, error)
 	// UserByName returns the account with this exact name, or ErrNotFound.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/coffer-drive/coffer/internal/api"
+	blobfile "github.com/coffer-drive/coffer/internal/blob/file"
 	"github.com/coffer-drive/coffer/internal/meta/sqlite"
 	"github.com/coffer-drive/coffer/internal/server"
 )
@@ -33,7 +34,12 @@ func FuzzRequestDecoders(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer store.Close()
-	srv, err := server.New(context.Background(), store, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	blobs, err := blobfile.Open(filepath.Join(f.TempDir(), "blocks"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer blobs.Close()
+	srv, err := server.New(context.Background(), store, blobs, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -41,15 +41,21 @@ var (
 // bodies over api.MaxBodyBytes, unknown fields, trailing data and strings
 // that are not valid UTF-8.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeJSONLimit(w, r, v, api.MaxBodyBytes)
+}
+
+// decodeJSONLimit is decodeJSON with another size limit, for the few
+// requests (batches, manifests) that are legitimately larger.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return &httpError{status: http.StatusUnsupportedMediaType, code: api.CodeUnsupported, message: "Content-Type must be application/json"}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("request body is larger than %d bytes", api.MaxBodyBytes)}
+			return &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("request body is larger than %d bytes", limit)}
 		}
 		return badRequest("read request body: %v", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/coffer-drive/coffer/internal/blob"
+	blobfile "github.com/coffer-drive/coffer/internal/blob/file"
 	"github.com/coffer-drive/coffer/internal/meta/sqlite"
 )
 
@@ -39,16 +41,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "blocks"), 0o700); err != nil {
-		return fmt.Errorf("create block folder: %w", err)
-	}
 	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "meta.db"))
 	if err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
 	}
 	defer store.Close()
 
-	srv, err := New(ctx, store, log, cfg.Options)
+	blobs, err := blobfile.Open(filepath.Join(cfg.DataDir, "blocks"))
+	if err != nil {
+		return fmt.Errorf("open block store: %w", err)
+	}
+	defer blobs.Close()
+
+	srv, err := New(ctx, store, blobs, log, cfg.Options)
 	if err != nil {
 		return err
 	}
@@ -119,10 +124,44 @@ func (s *Server) sweep(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Info("swept expired sessions", "count", n)
 			}
-			// A counter idle for Forget counts from zero anyway (recordFailure).
+			s.collectGarbage(ctx)
+			// A counter idle for Forget counts from zero anyway (charge).
 			if _, err := s.store.DeleteStaleThrottles(ctx, s.now().Add(-s.throttle.Forget)); err != nil {
 				s.log.Warn("sweep stale throttles", "err", err)
 			}
+		}
+	}
+}
+
+// collectGarbage deletes blocks that no revision references and that were
+// uploaded longer ago than GarbageAge: abandoned uploads, and blocks of
+// revisions that expired or were emptied from the trash. The metadata row
+// goes first, in a transaction that re-checks it is unreferenced, so a
+// block a commit just claimed is never deleted.
+func (s *Server) collectGarbage(ctx context.Context) {
+	for {
+		ids, err := s.store.GarbageBlocks(ctx, s.now().Add(-s.opts.GarbageAge), 500)
+		if err != nil {
+			s.log.Warn("list garbage blocks", "err", err)
+			return
+		}
+		for _, raw := range ids {
+			gone, err := s.store.DeleteBlock(ctx, raw)
+			if err != nil {
+				s.log.Warn("forget garbage block", "err", err)
+				return
+			}
+			if !gone {
+				continue
+			}
+			var id blob.ID
+			copy(id[:], raw)
+			if err := s.blobs.Delete(ctx, id); err != nil {
+				s.log.Warn("delete garbage block", "block", id.String(), "err", err)
+			}
+		}
+		if len(ids) < 500 {
+			return
 		}
 	}
 }

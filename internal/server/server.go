@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
+	"github.com/coffer-drive/coffer/internal/blob"
 	"github.com/coffer-drive/coffer/internal/meta"
 	"github.com/coffer-drive/coffer/internal/srp"
 )
@@ -34,11 +35,18 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Throttle is the brute-force policy (default DefaultThrottlePolicy).
 	Throttle *ThrottlePolicy
+	// KeepVersions is how many revisions of a file are kept (0: all).
+	KeepVersions int
+	// GarbageAge is how long an uploaded block may stay unreferenced
+	// before it is deleted (default 24 hours), so an interrupted upload
+	// can be resumed.
+	GarbageAge time.Duration
 }
 
 // Server serves the API. Create it with New.
 type Server struct {
 	store    meta.Store
+	blobs    blob.Store
 	log      *slog.Logger
 	opts     Options
 	now      func() time.Time
@@ -50,10 +58,13 @@ type Server struct {
 	fakeKey []byte
 }
 
-// New returns a Server on store. It loads (or creates) the server secrets.
-func New(ctx context.Context, store meta.Store, log *slog.Logger, opts Options) (*Server, error) {
+// New returns a Server keeping metadata in store and blocks in blobs. It loads (or creates) the server secrets.
+func New(ctx context.Context, store meta.Store, blobs blob.Store, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.SessionIdle <= 0 {
 		opts.SessionIdle = 30 * 24 * time.Hour
+	}
+	if opts.GarbageAge <= 0 {
+		opts.GarbageAge = 24 * time.Hour
 	}
 	if opts.SessionMax <= 0 {
 		opts.SessionMax = 365 * 24 * time.Hour
@@ -70,7 +81,7 @@ func New(ctx context.Context, store meta.Store, log *slog.Logger, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("load server secret: %w", err)
 	}
-	return &Server{store: store, log: log, opts: opts, now: now, group: srp.Group3072(), throttle: tp, fakeKey: fake}, nil
+	return &Server{store: store, blobs: blobs, log: log, opts: opts, now: now, group: srp.Group3072(), throttle: tp, fakeKey: fake}, nil
 }
 
 // Handler returns the HTTP handler of the whole API.
@@ -91,6 +102,23 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST "+api.PathPasswordProof, s.authed(s.handlePasswordProof))
 	mux.Handle("POST "+api.PathPassword, s.authed(s.handlePassword))
 	mux.Handle("GET "+api.PathUserBundle, s.authed(s.handleUserBundle))
+	mux.Handle("GET "+api.PathVolume, s.authed(s.handleGetVolume))
+	mux.Handle("POST "+api.PathVolume, s.authed(s.handleCreateVolume))
+	mux.Handle("POST "+api.PathNodes, s.authed(s.handleCreateNodes))
+	mux.Handle("GET "+api.PathNode, s.authed(s.handleGetNode))
+	mux.Handle("PUT "+api.PathNode, s.authed(s.handleUpdateNode))
+	mux.Handle("GET "+api.PathNodeChildren, s.authed(s.handleChildren))
+	mux.Handle("GET "+api.PathNodeRevisions, s.authed(s.handleRevisions))
+	mux.Handle("POST "+api.PathNodeRevisions, s.authed(s.handleCommitRevision))
+	mux.Handle("POST "+api.PathNodeTrash, s.authed(s.handleTrashNode))
+	mux.Handle("POST "+api.PathNodeRestore, s.authed(s.handleRestoreNode))
+	mux.Handle("GET "+api.PathTrash, s.authed(s.handleListTrash))
+	mux.Handle("DELETE "+api.PathTrash, s.authed(s.handleEmptyTrash))
+	mux.Handle("PUT "+api.PathBlock, s.authed(s.handlePutBlock))
+	mux.Handle("GET "+api.PathBlock, s.authed(s.handleGetBlock))
+	mux.Handle("POST "+api.PathBlocksBatch, s.authed(s.handleBlocksBatch))
+	mux.Handle("POST "+api.PathBlocksMissing, s.authed(s.handleMissingBlocks))
+	mux.Handle("GET "+api.PathUsage, s.authed(s.handleUsage))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})

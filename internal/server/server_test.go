@@ -297,7 +297,7 @@ func TestUnknownUsersLookLikeRealOnes(t *testing.T) {
 		t.Fatalf("fake answer differs in shape from a real one: %+v vs %+v", a1, real)
 	}
 	// A second instance on the same store answers the same.
-	env2 := servertest.StartOn(t, env.Store, env.Dir, server.Options{})
+	env2 := servertest.StartOn(t, env.Store, env.Blobs, env.Dir, server.Options{})
 	_, _, a3 := loginStart(t, env2.URL, "nobody", nil)
 	if !bytes.Equal(a1.Salt, a3.Salt) {
 		t.Fatal("instances sharing a store must give the same fake salt")
@@ -327,7 +327,7 @@ func TestThrottleBlocksGuessingButNotKnownDevices(t *testing.T) {
 		t.Fatalf("blocked account: status %d, Retry-After %q; want 429 with Retry-After 1", status, hdr.Get("Retry-After"))
 	}
 	// The block lives in the store: another instance enforces it too.
-	env2 := servertest.StartOn(t, env.Store, env.Dir, server.Options{})
+	env2 := servertest.StartOn(t, env.Store, env.Blobs, env.Dir, server.Options{})
 	env2.Clock.Advance(env.Clock.Now().Sub(env2.Clock.Now()))
 	if status, _, _ := loginStart(t, env2.URL, "alice", nil); status != http.StatusTooManyRequests {
 		t.Fatalf("second instance: status %d, want 429", status)

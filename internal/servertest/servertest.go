@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-drive/coffer/internal/blob"
+	blobfile "github.com/coffer-drive/coffer/internal/blob/file"
 	"github.com/coffer-drive/coffer/internal/meta"
 	"github.com/coffer-drive/coffer/internal/meta/sqlite"
 	"github.com/coffer-drive/coffer/internal/server"
@@ -63,6 +65,7 @@ type Env struct {
 	URL   string
 	Dir   string // the data folder
 	Store meta.Store
+	Blobs blob.Store
 	Clock *Clock
 	Log   *Buffer
 	HTTP  *httptest.Server
@@ -78,22 +81,27 @@ func Start(t testing.TB, opts server.Options) *Env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return StartOn(t, store, dir, opts)
+	blobs, err := blobfile.Open(filepath.Join(dir, "blocks"))
+	if err != nil {
+		t.Fatalf("open block store: %v", err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	return StartOn(t, store, blobs, dir, opts)
 }
 
 // StartOn runs another server instance on an existing store, as a second
 // process of the same deployment would.
-func StartOn(t testing.TB, store meta.Store, dir string, opts server.Options) *Env {
+func StartOn(t testing.TB, store meta.Store, blobs blob.Store, dir string, opts server.Options) *Env {
 	t.Helper()
 	clock := &Clock{now: time.Now()}
 	opts.Now = clock.Now
 	logs := &Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), store, log, opts)
+	srv, err := server.New(context.Background(), store, blobs, log, opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Env{URL: hs.URL, Dir: dir, Store: store, Clock: clock, Log: logs, HTTP: hs}
+	return &Env{URL: hs.URL, Dir: dir, Store: store, Blobs: blobs, Clock: clock, Log: logs, HTTP: hs}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -20,6 +21,8 @@ type Tamper struct {
 	URL   string
 	mu    sync.Mutex
 	rules map[string]func(body []byte) []byte
+	// prefixRules apply to every path with the prefix, after exact rules.
+	prefixRules map[string]func(path string, body []byte) []byte
 }
 
 // NewTamper starts a tampering proxy in front of upstream.
@@ -33,7 +36,16 @@ func NewTamper(t testing.TB, upstream string) *Tamper {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = func(resp *http.Response) error {
 		p.mu.Lock()
-		rule := p.rules[resp.Request.URL.Path]
+		path := resp.Request.URL.Path
+		rule := p.rules[path]
+		if rule == nil {
+			for prefix, pr := range p.prefixRules {
+				if strings.HasPrefix(path, prefix) {
+					rule = func(b []byte) []byte { return pr(path, b) }
+					break
+				}
+			}
+		}
 		p.mu.Unlock()
 		if rule == nil {
 			return nil
@@ -66,11 +78,23 @@ func (p *Tamper) On(path string, fn func(body []byte) []byte) {
 	p.rules[path] = fn
 }
 
+// OnPrefix rewrites every response to requests whose path starts with
+// prefix (and has no exact rule); fn gets the path too.
+func (p *Tamper) OnPrefix(prefix string, fn func(path string, body []byte) []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.prefixRules == nil {
+		p.prefixRules = map[string]func(string, []byte) []byte{}
+	}
+	p.prefixRules[prefix] = fn
+}
+
 // Reset removes every rule.
 func (p *Tamper) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = map[string]func([]byte) []byte{}
+	p.prefixRules = nil
 }
 
 // EditJSON returns a rule that decodes the body into a T, applies edit and

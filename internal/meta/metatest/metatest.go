@@ -39,6 +39,13 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"Throttles", throttleTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},
+		{"Volumes", volumeTests},
+		{"Nodes", nodeTests},
+		{"UpdateNode", updateTests},
+		{"CommitRevision", revisionTests},
+		{"Trash", trashTests},
+		{"Blocks", blockTests},
+		{"DriveConcurrency", driveConcurrencyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

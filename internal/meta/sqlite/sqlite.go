@@ -235,6 +235,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // queryer is what *sql.DB and *sql.Tx have in common that the store needs.
 type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
@@ -251,8 +252,9 @@ func dbErr(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %w", meta.ErrExists, err)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			// Only references to users exist, so the record it points at
-			// (the account) is what is missing.
+			// The drive methods check the nodes, revisions and blocks a
+			// record names before writing it, so the only references
+			// left to fail are those to users: the account is missing.
 			return fmt.Errorf("%w: %w", meta.ErrNotFound, err)
 		}
 	}

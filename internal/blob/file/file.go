@@ -1,0 +1,712 @@
+// Package file implements blob.Store on a local folder, one file per block.
+//
+// # Layout
+//
+// The block with ID 0xabcd… lives at DIR/ab/cd/abcd…, its 64-digit hex ID,
+// so no folder holds more than 256 entries plus its share of the blocks
+// (about 15 per folder per million blocks). Blocks are written first to
+// DIR/tmp, which nothing else reads.
+//
+// # Durability
+//
+// Put writes the block to a new file in DIR/tmp, checks its hash, fsyncs
+// the file, renames it to its final name and fsyncs the folder holding
+// that name. The fsync of the file makes the content durable before any
+// name points at it, and rename replaces a name atomically, so after a
+// crash the final name holds either nothing or the whole block, never a
+// part. The fsync of the folder makes the new name itself durable; only
+// then does Put return. The first time this process puts a block into a
+// fan-out folder it also fsyncs the folders above it, since the folder may
+// have been created, by this or an earlier process, without its own name
+// being flushed. The temp file's name in DIR/tmp need not be durable: if
+// it comes back after a crash, it is garbage that Open removes.
+//
+// PutBatch makes the same promise for every block of a batch and goes
+// through the same steps, but in phases: it writes all temp files and asks
+// the kernel to start flushing them, then fsyncs them all, several at a
+// time so that the filesystem's journal commits them together; then it
+// renames all of them; then it fsyncs each folder it touched once. A batch
+// of 500 small blocks thus costs a few journal commits instead of 1,000.
+//
+// All of this relies on fsync doing what POSIX says, as it does on ext4,
+// XFS, btrfs and ZFS on Linux. On macOS fsync does not flush the drive's
+// cache, so a power loss can lose blocks Put has acknowledged.
+//
+// Delete is not made durable: a block deleted just before a crash may come
+// back, as blob.Store allows.
+//
+// Several processes may share one folder. Open removes temp files only
+// once they are an hour old, so it does not pull them from under another
+// process's Put in progress.
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coffer-drive/coffer/internal/blob"
+)
+
+var (
+	_ blob.Store       = (*Store)(nil)
+	_ blob.BatchPutter = (*Store)(nil)
+)
+
+const (
+	// tmpDir is the folder, inside the store's, that blocks are written
+	// to before they are renamed into place. Its name is not two hex
+	// digits, so List never mistakes it for a fan-out folder.
+	tmpDir = "tmp"
+
+	// tmpPattern names temp files (see os.CreateTemp).
+	tmpPattern = "put-*"
+
+	// staleAge is how old a temp file must be before Open removes it. A
+	// Put rewrites its temp file as data arrives and a stalled one fails
+	// long before this, so a file this old belongs to no Put in progress.
+	staleAge = time.Hour
+
+	// copyBufSize is the buffer Put copies a reader through when the
+	// reader cannot write itself out (as bytes.Reader can). Large reads
+	// mean few system calls: a 4 MiB block takes four.
+	copyBufSize = 1 << 20
+
+	// syncWorkers bounds how many files or folders PutBatch writes or
+	// fsyncs at once. Concurrent fsyncs share journal commits; past a few
+	// dozen there is little left to share.
+	syncWorkers = 32
+
+	// batchChunk bounds how many temp files PutBatch holds open at once,
+	// so that a large batch cannot run the process out of descriptors.
+	batchChunk = 256
+
+	// fanout is the number of leaf folders: two levels of 256.
+	fanout = 1 << 16
+)
+
+// Store is a blob.Store backed by a local folder. See the package
+// documentation for the layout and the durability argument.
+type Store struct {
+	dir string // absolute path of the store's folder
+	tmp string // dir/tmp
+
+	// known has a bit set for every leaf folder DIR/ab/cd that this
+	// process has seen exist with its own name and its parent's flushed
+	// to disk. Until its bit is set, a Put into the folder fsyncs the
+	// folders above it too.
+	known [fanout / 64]atomic.Uint64
+
+	bufs sync.Pool // of *[]byte, copyBufSize long
+}
+
+// Open opens the block store in dir, creating the folder (mode 0700) if
+// needed, and removes temp files left over by crashed writers.
+func Open(dir string) (*Store, error) {
+	s, err := open(dir)
+	if err != nil {
+		// Drop the copy of the path an *fs.PathError about dir itself
+		// carries; the message names it once already.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && filepath.Clean(pe.Path) == filepath.Clean(dir) {
+			err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+		}
+		return nil, fmt.Errorf("open block store %q: %w", dir, err)
+	}
+	return s, nil
+}
+
+func open(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := mkdirDurable(abs); err != nil {
+		return nil, err
+	}
+	s := &Store{dir: abs, tmp: filepath.Join(abs, tmpDir)}
+	s.bufs.New = func() any {
+		b := make([]byte, copyBufSize)
+		return &b
+	}
+	if err := mkdirDurable(s.tmp); err != nil {
+		return nil, err
+	}
+	// Find out now, with a clear error, if the folder cannot be written
+	// (a read-only mount, or owned by someone else), rather than at the
+	// first upload.
+	f, err := os.CreateTemp(s.tmp, tmpPattern)
+	if err != nil {
+		return nil, fmt.Errorf("folder is not writable: %w", err)
+	}
+	f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return nil, err
+	}
+	if err := s.removeStaleTemps(time.Now().Add(-staleAge)); err != nil {
+		return nil, err
+	}
+	if err := s.learnLeaves(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// learnLeaves marks the fan-out folders that exist already as known, after
+// making their names durable with one fsync per top-level folder and one of
+// the store's folder. Without this, a restarted server would pay two extra
+// fsyncs on its first Put into each of up to 65,536 folders.
+func (s *Store) learnLeaves() error {
+	tops, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	tops = slices.DeleteFunc(tops, func(e fs.DirEntry) bool {
+		_, ok := hexByte(e.Name())
+		return !ok || !e.IsDir()
+	})
+	found := make([][]int, len(tops))
+	err = parallel(context.Background(), len(tops), func(i int) error {
+		hi, _ := hexByte(tops[i].Name())
+		top := filepath.Join(s.dir, tops[i].Name())
+		subs, err := os.ReadDir(top)
+		if err != nil {
+			return err
+		}
+		for _, sub := range subs {
+			if lo, ok := hexByte(sub.Name()); ok && sub.IsDir() {
+				found[i] = append(found[i], hi<<8|lo)
+			}
+		}
+		// The fsync comes after the listing, so it covers every
+		// folder listed, even one another process has just made.
+		return syncDir(top)
+	})
+	if err != nil {
+		return err
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
+	for _, ls := range found {
+		for _, l := range ls {
+			s.setKnown(l)
+		}
+	}
+	return nil
+}
+
+// mkdirDurable creates dir and any missing parents with mode 0700, and
+// fsyncs the parent of each folder it creates so the new names survive a
+// crash. It fails if dir exists and is not a folder.
+func mkdirDurable(dir string) error {
+	// Collect the folders that do not exist yet, deepest first.
+	var missing []string
+	for d := dir; ; {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return &fs.PathError{Op: "open", Path: d, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeStaleTemps removes the temp files last written before cutoff.
+func (s *Store) removeStaleTemps(cutoff time.Time) error {
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // another process removed it first
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(s.tmp, e.Name())); err != nil {
+			return fmt.Errorf("remove stale temp file: %w", err)
+		}
+	}
+	return nil
+}
+
+// leaf returns the index of the fan-out folder holding id.
+func leaf(id blob.ID) int {
+	return int(id[0])<<8 | int(id[1])
+}
+
+// leafDir returns the path of the fan-out folder holding id.
+func (s *Store) leafDir(id blob.ID) string {
+	const hexDigits = "0123456789abcdef"
+	ab := string([]byte{hexDigits[id[0]>>4], hexDigits[id[0]&15]})
+	cd := string([]byte{hexDigits[id[1]>>4], hexDigits[id[1]&15]})
+	return filepath.Join(s.dir, ab, cd)
+}
+
+// path returns the file name of block id.
+func (s *Store) path(id blob.ID) string {
+	return filepath.Join(s.leafDir(id), id.String())
+}
+
+func (s *Store) isKnown(l int) bool {
+	return s.known[l/64].Load()&(1<<(l%64)) != 0
+}
+
+func (s *Store) setKnown(l int) {
+	s.known[l/64].Or(1 << (l % 64))
+}
+
+// Put implements blob.Store.
+func (s *Store) Put(ctx context.Context, id blob.ID, r io.Reader) error {
+	if err := s.put(ctx, id, r); err != nil {
+		return fmt.Errorf("put block %x: %w", id[:8], err)
+	}
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, id blob.ID, r io.Reader) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.tmp, tmpPattern)
+	if err != nil {
+		return err
+	}
+	t := temp{id: id, name: f.Name()}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(t.name)
+		}
+	}()
+
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	if _, ok := r.(io.WriterTo); ok {
+		// The reader hands over its bytes directly (bytes.Reader does it
+		// in one Write), so a buffer would only cost a copy.
+		_, err = io.Copy(ctxWriter{ctx, w}, r)
+	} else {
+		buf := s.bufs.Get().(*[]byte)
+		_, err = io.CopyBuffer(ctxWriter{ctx, w}, r, *buf)
+		s.bufs.Put(buf)
+	}
+	if err != nil {
+		return err
+	}
+	if blob.ID(h.Sum(nil)) != id {
+		return blob.ErrCorrupt
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.install(ctx, []temp{t})
+}
+
+// ctxWriter fails writes once ctx is done, so that a Put whose caller gave
+// up stops copying at the next chunk.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (w ctxWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return w.w.Write(p)
+}
+
+// temp is a block written and fsynced to a temp file, ready to install.
+type temp struct {
+	id   blob.ID
+	name string // full path in s.tmp
+}
+
+// install renames the temp files into place and makes the new names
+// durable: it fsyncs every leaf folder it renamed into, once, and the
+// folders above any leaf not yet known to be durable. On error the temp
+// files not yet renamed are left for the caller to remove.
+func (s *Store) install(ctx context.Context, temps []temp) error {
+	dirs := make(map[string]bool)
+	var newLeaves []int
+	ensure := func(id blob.ID) error {
+		l := leaf(id)
+		if s.isKnown(l) {
+			return nil
+		}
+		ld := s.leafDir(id)
+		if err := os.MkdirAll(ld, 0o700); err != nil {
+			return err
+		}
+		// Whether this Put made the folders or not, their names may
+		// not be on disk yet: flush them along with the block's.
+		ab := filepath.Dir(ld)
+		dirs[ab] = true
+		dirs[filepath.Dir(ab)] = true
+		newLeaves = append(newLeaves, l)
+		return nil
+	}
+	for _, t := range temps {
+		if err := ensure(t.id); err != nil {
+			return err
+		}
+	}
+	for _, t := range temps {
+		dst := s.path(t.id)
+		err := os.Rename(t.name, dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Someone removed the fan-out folder since this process
+			// last looked. Make it again and retry once.
+			s.known[leaf(t.id)/64].And(^(1 << (leaf(t.id) % 64)))
+			if err = ensure(t.id); err == nil {
+				err = os.Rename(t.name, dst)
+			}
+		}
+		if err != nil {
+			return err // names the block: the path is its ID
+		}
+		dirs[filepath.Dir(dst)] = true
+	}
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
+	}
+	// The blocks are in place; finish making them durable even if ctx
+	// ends now, since the caller will otherwise put them again anyway.
+	err := parallel(context.WithoutCancel(ctx), len(list), func(i int) error {
+		return syncDir(list[i])
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range newLeaves {
+		s.setKnown(l)
+	}
+	return nil
+}
+
+// syncDir fsyncs a folder, making the names in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	return nil
+}
+
+// PutBatch implements blob.BatchPutter; see the package documentation for
+// how it shares flushes across the batch.
+func (s *Store) PutBatch(ctx context.Context, blocks []blob.Block) error {
+	if err := blob.CheckBatch(blocks); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put batch of %d blocks: %w", len(blocks), err)
+	}
+	// Write each distinct block once.
+	seen := make(map[blob.ID]bool, len(blocks))
+	uniq := make([]*blob.Block, 0, len(blocks))
+	for i := range blocks {
+		if b := &blocks[i]; !seen[b.ID] {
+			seen[b.ID] = true
+			uniq = append(uniq, b)
+		}
+	}
+
+	temps := make([]temp, 0, len(uniq))
+	defer func() {
+		// On success every temp file has been renamed and this finds
+		// nothing; on failure it removes what is left.
+		for _, t := range temps {
+			os.Remove(t.name)
+		}
+	}()
+	for start := 0; start < len(uniq); start += batchChunk {
+		chunk := uniq[start:min(start+batchChunk, len(uniq))]
+		ts, err := s.writeTemps(ctx, chunk)
+		temps = append(temps, ts...)
+		if err != nil {
+			return fmt.Errorf("put batch of %d blocks: %w", len(blocks), err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put batch of %d blocks: %w", len(blocks), err)
+	}
+	if err := s.install(ctx, temps); err != nil {
+		return fmt.Errorf("put batch of %d blocks: %w", len(blocks), err)
+	}
+	return nil
+}
+
+// writeTemps writes each block to a temp file and fsyncs them all. It
+// returns the temp files it created, also on error, for removal.
+func (s *Store) writeTemps(ctx context.Context, blocks []*blob.Block) ([]temp, error) {
+	temps := make([]temp, len(blocks))
+	files := make([]*os.File, len(blocks))
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	// Write them all first, asking the kernel to start writing each
+	// out, so that by the time the fsyncs come the disk has had all of
+	// the data at once rather than one file per round trip.
+	err := parallel(ctx, len(blocks), func(i int) error {
+		b := blocks[i]
+		f, err := os.CreateTemp(s.tmp, tmpPattern)
+		if err != nil {
+			return fmt.Errorf("put block %x: %w", b.ID[:8], err)
+		}
+		files[i] = f
+		temps[i] = temp{id: b.ID, name: f.Name()}
+		if _, err := f.Write(b.Data); err != nil {
+			return fmt.Errorf("put block %x: %w", b.ID[:8], err)
+		}
+		startWriteback(f)
+		return nil
+	})
+	if err == nil {
+		err = parallel(ctx, len(blocks), func(i int) error {
+			f := files[i]
+			files[i] = nil
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("put block %x: %w", blocks[i].ID[:8], err)
+			}
+			return nil
+		})
+	}
+	// Report only the temp files that exist.
+	made := temps[:0]
+	for _, t := range temps {
+		if t.name != "" {
+			made = append(made, t)
+		}
+	}
+	return made, err
+}
+
+// parallel calls fn(0) … fn(n-1) on up to syncWorkers goroutines. It stops
+// starting calls after the first error, or once ctx is done, and returns
+// that error.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	if n == 1 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(0)
+	}
+	var (
+		next    atomic.Int64
+		errOnce sync.Once
+		first   error
+		failed  atomic.Bool
+		wg      sync.WaitGroup
+	)
+	for range min(n, syncWorkers) {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				err := ctx.Err()
+				if err == nil {
+					err = fn(i)
+				}
+				if err != nil {
+					errOnce.Do(func() { first = err })
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// Get implements blob.Store.
+func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("get block %x: %w", id[:8], err)
+	}
+	f, err := os.Open(s.path(id))
+	if err != nil {
+		return nil, fmt.Errorf("get block %x: %w", id[:8], notFound(err))
+	}
+	return blob.VerifyReader(ctx, id, f), nil
+}
+
+// Stat implements blob.Store.
+func (s *Store) Stat(ctx context.Context, id blob.ID) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("stat block %x: %w", id[:8], err)
+	}
+	fi, err := os.Stat(s.path(id))
+	if err != nil {
+		return 0, fmt.Errorf("stat block %x: %w", id[:8], notFound(err))
+	}
+	return fi.Size(), nil
+}
+
+// Delete implements blob.Store. It leaves the fan-out folders in place:
+// removing one could race with a Put renaming a block into it.
+func (s *Store) Delete(ctx context.Context, id blob.ID) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete block %x: %w", id[:8], err)
+	}
+	if err := os.Remove(s.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete block %x: %w", id[:8], err)
+	}
+	return nil
+}
+
+// notFound turns the OS's "no such file" into blob.ErrNotFound, keeping
+// the OS error's text.
+func notFound(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", blob.ErrNotFound, err)
+	}
+	return err
+}
+
+// List implements blob.Store. It yields blocks in ascending order of ID,
+// and skips anything in the folder that is not a block in its right place.
+func (s *Store) List(ctx context.Context, fn func(blob.ID) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("list blocks: %w", err)
+	}
+	tops, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("list blocks: %w", err)
+	}
+	for _, top := range tops {
+		if _, ok := hexByte(top.Name()); !ok || !top.IsDir() {
+			continue
+		}
+		subs, err := readDir(filepath.Join(s.dir, top.Name()))
+		if err != nil {
+			return fmt.Errorf("list blocks: %w", err)
+		}
+		for _, sub := range subs {
+			if _, ok := hexByte(sub.Name()); !ok || !sub.IsDir() {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("list blocks: %w", err)
+			}
+			prefix := top.Name() + sub.Name()
+			files, err := readDir(filepath.Join(s.dir, top.Name(), sub.Name()))
+			if err != nil {
+				return fmt.Errorf("list blocks: %w", err)
+			}
+			for _, f := range files {
+				if !f.Type().IsRegular() || f.Name()[:min(4, len(f.Name()))] != prefix {
+					continue
+				}
+				id, err := blob.ParseID(f.Name())
+				if err != nil {
+					continue
+				}
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readDir is os.ReadDir, but a folder that is gone is empty.
+func readDir(dir string) ([]fs.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return entries, err
+}
+
+// hexByte parses the name of a fan-out folder, two lowercase hex digits.
+func hexByte(name string) (int, bool) {
+	digit := func(c byte) int {
+		switch {
+		case '0' <= c && c <= '9':
+			return int(c - '0')
+		case 'a' <= c && c <= 'f':
+			return int(c - 'a' + 10)
+		}
+		return -1
+	}
+	if len(name) != 2 {
+		return 0, false
+	}
+	hi, lo := digit(name[0]), digit(name[1])
+	if hi < 0 || lo < 0 {
+		return 0, false
+	}
+	return hi<<4 | lo, true
+}
+
+// Close implements blob.Store. The store holds no resources between
+// calls, so Close does nothing; readers from Get stay usable until closed.
+func (s *Store) Close() error {
+	return nil
+}

@@ -1,0 +1,783 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffer-drive/coffer/internal/api"
+	"github.com/coffer-drive/coffer/internal/crypto"
+)
+
+// ErrTampered marks a record that failed verification: the server (or
+// someone between) changed, swapped, replayed or invented it.
+var ErrTampered = errors.New("tampered")
+
+// tampered wraps the cause of a failed verification with ErrTampered, on
+// one line.
+func tampered(cause error) error {
+	if cause == nil {
+		return ErrTampered
+	}
+	return fmt.Errorf("%w (%w)", ErrTampered, cause)
+}
+
+// ErrNotExist means a path names nothing in the drive.
+var ErrNotExist = errors.New("no such file or folder")
+
+// Drive is the account's verified view of its volume.
+type Drive struct {
+	acc    *Account
+	cfg    *Config
+	volume []byte
+	root   *Entry
+	// seen is the highest record version verified per node, this run and
+	// before (the rollback defence).
+	seen *seenVersions
+}
+
+// Entry is a node whose record, name and key this client has verified.
+type Entry struct {
+	ID     []byte
+	Parent []byte
+	Kind   int
+	Name   string
+	Author string
+	Record api.Node
+	// For files, the verified head revision and its attributes.
+	Head  *api.Revision
+	Attrs crypto.Attrs
+	key   crypto.NodeKey
+	keys  *crypto.NodeKeys
+	path  string
+}
+
+// IsDir reports whether the entry is a folder.
+func (e *Entry) IsDir() bool { return e.Kind == api.KindFolder }
+
+// Path is the entry's absolute path in the drive, as it was resolved.
+func (e *Entry) Path() string { return e.path }
+
+func (e *Entry) nodeKeys() (*crypto.NodeKeys, error) {
+	if e.keys == nil {
+		k, err := e.key.Derive()
+		if err != nil {
+			return nil, err
+		}
+		e.keys = k
+	}
+	return e.keys, nil
+}
+
+func (e *Entry) ref() crypto.NodeRef {
+	return crypto.NodeRef{Volume: e.Record.Volume, Parent: e.Parent, Node: e.ID}
+}
+
+func b64(id []byte) string { return base64.RawURLEncoding.EncodeToString(id) }
+
+// Drive opens the account's drive, creating it on first use. The root
+// record must be signed by the account itself and its key sealed to the
+// account's own key.
+func (c *Client) Drive(ctx context.Context) (*Drive, error) {
+	acc, err := c.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &Drive{acc: acc, cfg: c.cfg}
+	var vr api.VolumeResponse
+	err = acc.t.do(ctx, http.MethodGet, api.PathVolume, nil, &vr)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if err := d.create(ctx); err != nil {
+			return nil, err
+		}
+		err = acc.t.do(ctx, http.MethodGet, api.PathVolume, nil, &vr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open drive: %w", err)
+	}
+	d.seen, err = loadSeen(c.cfg, acc.Session, vr.Volume)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.verifyRoot(&vr); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// create makes the account's volume and root folder. The root key is
+// sealed to the account's own encryption key.
+func (d *Drive) create(ctx context.Context) error {
+	vol, err := crypto.NewID()
+	if err != nil {
+		return err
+	}
+	id, err := crypto.NewID()
+	if err != nil {
+		return err
+	}
+	key, err := crypto.NewNodeKey()
+	if err != nil {
+		return err
+	}
+	sealedKey, err := crypto.SealRootKey(d.acc.Keys.EncryptionPublic(), vol, id, key)
+	if err != nil {
+		return err
+	}
+	rec := crypto.NodeRecord{Volume: vol, Node: id, Kind: crypto.KindFolder, SealedKey: sealedKey, Author: d.acc.Session.User, Version: 1}
+	sig, err := rec.Sign(d.acc.Keys)
+	if err != nil {
+		return err
+	}
+	req := api.CreateVolumeRequest{Volume: vol, Root: toWire(&rec, sig)}
+	if err := d.acc.t.do(ctx, http.MethodPost, api.PathVolume, req, nil); err != nil {
+		return fmt.Errorf("create drive: %w", err)
+	}
+	return nil
+}
+
+func toWire(r *crypto.NodeRecord, sig []byte) api.Node {
+	return api.Node{
+		ID: r.Node, Volume: r.Volume, Parent: r.Parent, Kind: int(r.Kind), NameHash: r.NameHash[:],
+		SealedName: r.SealedName, SealedKey: r.SealedKey, Author: r.Author, Version: r.Version,
+		Revision: r.Revision, RevisionSeq: r.RevisionSeq, Signature: sig,
+	}
+}
+
+func fromWire(n *api.Node) (*crypto.NodeRecord, error) {
+	if len(n.NameHash) != 32 {
+		return nil, errors.New("name hash is not 32 bytes")
+	}
+	r := &crypto.NodeRecord{
+		Volume: n.Volume, Node: n.ID, Parent: n.Parent, Kind: crypto.NodeKind(n.Kind),
+		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
+		Revision: n.Revision, RevisionSeq: n.RevisionSeq,
+	}
+	copy(r.NameHash[:], n.NameHash)
+	return r, nil
+}
+
+func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
+	n := &vr.Root
+	fail := func(why string, err error) error {
+		return fmt.Errorf("drive root %s: %s: %w", b64(n.ID), why, tampered(err))
+	}
+	if string(n.Volume) != string(vr.Volume) || n.Parent != nil || n.Kind != api.KindFolder {
+		return fail("not a root folder of this volume", nil)
+	}
+	if n.Author != d.acc.Session.User {
+		return fail("signed by "+n.Author+", not by this account", nil)
+	}
+	rec, err := fromWire(n)
+	if err != nil {
+		return fail("malformed", err)
+	}
+	if err := rec.Verify(d.acc.Keys.IdentityPublic(), n.Signature); err != nil {
+		return fail("bad signature", err)
+	}
+	if err := d.seen.check(n.ID, n.Version); err != nil {
+		return fail("rolled back", err)
+	}
+	key, err := crypto.OpenRootKey(d.acc.Keys, n.Volume, n.ID, n.SealedKey)
+	if err != nil {
+		return fail("root key does not open", err)
+	}
+	d.volume = vr.Volume
+	d.root = &Entry{ID: n.ID, Kind: api.KindFolder, Name: "/", Author: n.Author, Record: *n, key: key, path: "/"}
+	return nil
+}
+
+// authorKey returns the public key a record's author signs with. Until
+// sharing exists only the owner writes to a volume, so any other author
+// is an injection.
+func (d *Drive) authorKey(author string) (ed25519.PublicKey, error) {
+	if author != d.acc.Session.User {
+		return nil, fmt.Errorf("signed by %q, who has no access to this drive", author)
+	}
+	return d.acc.Keys.IdentityPublic(), nil
+}
+
+// verifyChild checks a record the server presents as a child of parent:
+// where it sits, who signed it, that it is not older than one seen before,
+// and that its name, key and (for files) head revision open under the
+// parent's keys. It returns the verified entry.
+func (d *Drive) verifyChild(parent *Entry, n *api.Node) (*Entry, error) {
+	name := "?"
+	fail := func(why string, err error) (*Entry, error) {
+		return nil, fmt.Errorf("%s: entry %s (%s): %s: %w", parent.path, b64(n.ID), name, why, tampered(err))
+	}
+	if string(n.Volume) != string(d.volume) || string(n.Parent) != string(parent.ID) {
+		return fail("does not belong in this folder", nil)
+	}
+	pub, err := d.authorKey(n.Author)
+	if err != nil {
+		return fail("unknown signer", err)
+	}
+	rec, err := fromWire(n)
+	if err != nil {
+		return fail("malformed record", err)
+	}
+	if err := rec.Verify(pub, n.Signature); err != nil {
+		return fail("bad signature", err)
+	}
+	pk, err := parent.nodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	ref := crypto.NodeRef{Volume: n.Volume, Parent: parent.ID, Node: n.ID}
+	nm, err := crypto.OpenName(pk, ref, n.SealedName)
+	if err != nil {
+		return fail("name does not open (moved or renamed by the server?)", err)
+	}
+	name = nm
+	if h := crypto.NameHash(pk, nm); string(h[:]) != string(n.NameHash) {
+		return fail("name hash does not match the name", nil)
+	}
+	key, err := crypto.UnwrapNodeKey(pk, ref, n.SealedKey)
+	if err != nil {
+		return fail("key does not open", err)
+	}
+	if err := d.seen.check(n.ID, n.Version); err != nil {
+		return fail("rolled back", err)
+	}
+	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm)}
+	if n.Kind == api.KindFile {
+		if n.Head == nil {
+			return fail("file without content", nil)
+		}
+		attrs, err := d.verifyRevision(e, n.Head)
+		if err != nil {
+			return fail("head revision", err)
+		}
+		if string(n.Head.ID) != string(n.Revision) || n.Head.Seq != n.RevisionSeq {
+			return fail("head revision is not the one its record names", nil)
+		}
+		e.Head, e.Attrs = n.Head, attrs
+	}
+	return e, nil
+}
+
+// verifyRevision checks a revision of e: signature, place, content key,
+// attributes and block count. It returns the attributes.
+func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) {
+	var a crypto.Attrs
+	if string(r.Node) != string(e.ID) || string(r.Volume) != string(d.volume) {
+		return a, errors.New("revision of another file")
+	}
+	pub, err := d.authorKey(r.Author)
+	if err != nil {
+		return a, err
+	}
+	rr := revisionRecord(r)
+	if err := rr.Verify(pub, r.Signature); err != nil {
+		return a, fmt.Errorf("bad signature: %w", err)
+	}
+	ck, err := d.contentKey(e, r)
+	if err != nil {
+		return a, err
+	}
+	a, err = crypto.OpenAttrs(ck, d.volume, e.ID, r.ID, r.SealedAttrs)
+	if err != nil {
+		return a, fmt.Errorf("attributes do not open: %w", err)
+	}
+	if err := crypto.CheckManifest(rr, a); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+func (d *Drive) contentKey(e *Entry, r *api.Revision) (crypto.ContentKey, error) {
+	nk, err := e.nodeKeys()
+	if err != nil {
+		return crypto.ContentKey{}, err
+	}
+	ck, err := crypto.OpenContentKey(nk, d.volume, e.ID, r.ID, r.SealedContentKey)
+	if err != nil {
+		return ck, fmt.Errorf("content key does not open: %w", err)
+	}
+	return ck, nil
+}
+
+func revisionRecord(r *api.Revision) *crypto.RevisionRecord {
+	rr := &crypto.RevisionRecord{
+		Volume: r.Volume, Node: r.Node, Revision: r.ID, Seq: r.Seq,
+		SealedContentKey: r.SealedContentKey, SealedAttrs: r.SealedAttrs, Author: r.Author,
+		Blocks: make([][32]byte, len(r.Blocks)),
+	}
+	for i, b := range r.Blocks {
+		copy(rr.Blocks[i][:], b)
+	}
+	return rr
+}
+
+// List returns the verified children of a folder. Verification runs on
+// every core: each child costs a signature check and a few AEAD opens.
+func (d *Drive) List(ctx context.Context, dir *Entry) ([]*Entry, error) {
+	if !dir.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder", dir.path)
+	}
+	var list api.NodeList
+	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(dir.ID)+"/children", nil, &list); err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir.path, err)
+	}
+	if _, err := dir.nodeKeys(); err != nil {
+		return nil, err
+	}
+	out := make([]*Entry, len(list.Nodes))
+	errs := make([]error, len(list.Nodes))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(list.Nodes)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(list.Nodes); i += workers {
+				out[i], errs[i] = d.verifyChild(dir, &list.Nodes[i])
+			}
+		})
+	}
+	wg.Wait()
+	seenNames := make(map[string]bool, len(out))
+	for i, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+		if seenNames[out[i].Name] {
+			return nil, fmt.Errorf("%s: two entries named %q: %w", dir.path, out[i].Name, ErrTampered)
+		}
+		seenNames[out[i].Name] = true
+	}
+	return out, d.seen.save()
+}
+
+// child looks up one name in a folder, or returns ErrNotExist.
+func (d *Drive) child(ctx context.Context, dir *Entry, name string) (*Entry, error) {
+	pk, err := dir.nodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	h := crypto.NameHash(pk, name)
+	var list api.NodeList
+	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(dir.ID)+"/children?name_hash="+b64(h[:]), nil, &list); err != nil {
+		return nil, fmt.Errorf("look up %s: %w", path.Join(dir.path, name), err)
+	}
+	if len(list.Nodes) == 0 {
+		return nil, fmt.Errorf("%s: %w", path.Join(dir.path, name), ErrNotExist)
+	}
+	if len(list.Nodes) > 1 {
+		return nil, fmt.Errorf("%s: the server sent %d entries for one name: %w", path.Join(dir.path, name), len(list.Nodes), ErrTampered)
+	}
+	e, err := d.verifyChild(dir, &list.Nodes[0])
+	if err != nil {
+		return nil, err
+	}
+	if e.Name != name {
+		return nil, fmt.Errorf("%s: the server answered with %q: %w", path.Join(dir.path, name), e.Name, ErrTampered)
+	}
+	return e, nil
+}
+
+// SplitPath checks an absolute drive path and returns its normalised
+// components.
+func SplitPath(p string) ([]string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return nil, fmt.Errorf("drive path %q must start with /", p)
+	}
+	var parts []string
+	for _, s := range strings.Split(p, "/") {
+		if s == "" {
+			continue
+		}
+		n, err := crypto.NormalizeName(s)
+		if err != nil {
+			return nil, fmt.Errorf("drive path %q: %w", p, err)
+		}
+		parts = append(parts, n)
+	}
+	return parts, nil
+}
+
+// Resolve walks an absolute path from the root, verifying every step.
+func (d *Drive) Resolve(ctx context.Context, p string) (*Entry, error) {
+	parts, err := SplitPath(p)
+	if err != nil {
+		return nil, err
+	}
+	e := d.root
+	for i, name := range parts {
+		if !e.IsDir() {
+			return nil, fmt.Errorf("%s is a file, not a folder", "/"+strings.Join(parts[:i], "/"))
+		}
+		if e, err = d.child(ctx, e, name); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.seen.save(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Root returns the drive's root folder.
+func (d *Drive) Root() *Entry { return d.root }
+
+// newChild makes the signed record of a new node named name under parent,
+// with a fresh node key.
+func (d *Drive) newChild(parent *Entry, name string, kind crypto.NodeKind) (*Entry, *crypto.NodeRecord, error) {
+	pk, err := parent.nodeKeys()
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := crypto.NewID()
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := crypto.NewNodeKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	ref := crypto.NodeRef{Volume: d.volume, Parent: parent.ID, Node: id}
+	sealedName, err := crypto.SealName(pk, ref, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealedKey, err := crypto.WrapNodeKey(pk, ref, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &crypto.NodeRecord{
+		Volume: d.volume, Node: id, Parent: parent.ID, Kind: kind, NameHash: crypto.NameHash(pk, name),
+		SealedName: sealedName, SealedKey: sealedKey, Author: d.acc.Session.User, Version: 1,
+	}
+	e := &Entry{ID: id, Parent: parent.ID, Kind: int(kind), Name: name, Author: rec.Author, key: key, path: path.Join(parent.path, name)}
+	return e, rec, nil
+}
+
+func (d *Drive) sign(rec *crypto.NodeRecord) (api.Node, error) {
+	sig, err := rec.Sign(d.acc.Keys)
+	if err != nil {
+		return api.Node{}, err
+	}
+	return toWire(rec, sig), nil
+}
+
+// Mkdir creates a folder. With parents, missing folders on the way are
+// created and an existing folder is not an error.
+func (d *Drive) Mkdir(ctx context.Context, p string, parents bool) (*Entry, error) {
+	parts, err := SplitPath(p)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		if parents {
+			return d.root, nil
+		}
+		return nil, errors.New("/ exists")
+	}
+	e := d.root
+	for i, name := range parts {
+		next, err := d.child(ctx, e, name)
+		last := i == len(parts)-1
+		switch {
+		case err == nil && !next.IsDir():
+			return nil, fmt.Errorf("%s exists and is a file", next.path)
+		case err == nil && last && !parents:
+			return nil, fmt.Errorf("%s already exists", next.path)
+		case err == nil:
+			e = next
+			continue
+		case !errors.Is(err, ErrNotExist):
+			return nil, err
+		case !last && !parents:
+			return nil, fmt.Errorf("%s does not exist (use -p to create it)", path.Join(e.path, name))
+		}
+		nd, err := d.mkdirIn(ctx, e, name)
+		if err != nil {
+			return nil, err
+		}
+		e = nd
+	}
+	return e, d.seen.save()
+}
+
+func (d *Drive) mkdirIn(ctx context.Context, parent *Entry, name string) (*Entry, error) {
+	e, rec, err := d.newChild(parent, name, crypto.KindFolder)
+	if err != nil {
+		return nil, err
+	}
+	wire, err := d.sign(rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.acc.t.do(ctx, http.MethodPost, api.PathNodes, api.CreateNodesRequest{Items: []api.NewNode{{Node: wire}}}, nil); err != nil {
+		return nil, fmt.Errorf("create folder %s: %w", e.path, err)
+	}
+	e.Record = wire
+	d.seen.record(e.ID, 1)
+	return e, nil
+}
+
+// Move renames and/or moves src to dst. If dst is an existing folder, src
+// goes inside it under its own name.
+func (d *Drive) Move(ctx context.Context, src, dst string) error {
+	e, err := d.Resolve(ctx, src)
+	if err != nil {
+		return err
+	}
+	if e.Parent == nil {
+		return errors.New("the root cannot be moved")
+	}
+	parent, name, err := d.target(ctx, dst, e.Name)
+	if err != nil {
+		return err
+	}
+	for p := parent; ; {
+		if string(p.ID) == string(e.ID) {
+			return fmt.Errorf("cannot move %s into itself", e.path)
+		}
+		if p.Parent == nil {
+			break
+		}
+		if p, err = d.Resolve(ctx, path.Dir(p.path)); err != nil {
+			return err
+		}
+	}
+	pk, err := parent.nodeKeys()
+	if err != nil {
+		return err
+	}
+	rec, err := fromWire(&e.Record)
+	if err != nil {
+		return err
+	}
+	ref := crypto.NodeRef{Volume: d.volume, Parent: parent.ID, Node: e.ID}
+	if rec.SealedName, err = crypto.SealName(pk, ref, name); err != nil {
+		return err
+	}
+	if rec.SealedKey, err = crypto.WrapNodeKey(pk, ref, e.key); err != nil {
+		return err
+	}
+	rec.Parent, rec.NameHash, rec.Version = parent.ID, crypto.NameHash(pk, name), e.Record.Version+1
+	wire, err := d.sign(rec)
+	if err != nil {
+		return err
+	}
+	req := api.UpdateNodeRequest{Node: wire, ExpectVersion: e.Record.Version}
+	if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
+		return fmt.Errorf("move %s to %s: %w", e.path, path.Join(parent.path, name), err)
+	}
+	d.seen.record(e.ID, rec.Version)
+	return d.seen.save()
+}
+
+// target resolves where something named name goes for destination dst:
+// inside dst if it is a folder, else as dst's last component in its parent.
+func (d *Drive) target(ctx context.Context, dst, name string) (*Entry, string, error) {
+	e, err := d.Resolve(ctx, dst)
+	if err == nil {
+		if e.IsDir() {
+			return e, name, nil
+		}
+		return nil, "", fmt.Errorf("%s already exists", e.path)
+	}
+	if !errors.Is(err, ErrNotExist) {
+		return nil, "", err
+	}
+	parts, err := SplitPath(dst)
+	if err != nil {
+		return nil, "", err
+	}
+	parent, err := d.Resolve(ctx, "/"+strings.Join(parts[:len(parts)-1], "/"))
+	if err != nil {
+		return nil, "", err
+	}
+	if !parent.IsDir() {
+		return nil, "", fmt.Errorf("%s is a file, not a folder", parent.path)
+	}
+	return parent, parts[len(parts)-1], nil
+}
+
+// Remove moves a path to the trash. A folder needs recursive.
+func (d *Drive) Remove(ctx context.Context, p string, recursive bool) error {
+	e, err := d.Resolve(ctx, p)
+	if err != nil {
+		return err
+	}
+	if e.Parent == nil {
+		return errors.New("the root cannot be removed")
+	}
+	if e.IsDir() && !recursive {
+		return fmt.Errorf("%s is a folder (use -r)", e.path)
+	}
+	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/nodes/"+b64(e.ID)+"/trash", nil, nil); err != nil {
+		return fmt.Errorf("remove %s: %w", e.path, err)
+	}
+	return nil
+}
+
+// Trash lists the trash. Each item's name is opened under its parent, so
+// the parent must still be readable.
+func (d *Drive) Trash(ctx context.Context) ([]*Entry, error) {
+	var list api.NodeList
+	if err := d.acc.t.do(ctx, http.MethodGet, api.PathTrash, nil, &list); err != nil {
+		return nil, fmt.Errorf("list trash: %w", err)
+	}
+	var out []*Entry
+	parents := map[string]*Entry{}
+	for i := range list.Nodes {
+		n := &list.Nodes[i]
+		parent, ok := parents[string(n.Parent)]
+		if !ok {
+			var err error
+			if parent, err = d.byID(ctx, n.Parent); err != nil {
+				return nil, err
+			}
+			parents[string(n.Parent)] = parent
+		}
+		e, err := d.verifyChild(parent, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, d.seen.save()
+}
+
+// byID loads and verifies a folder by ID, walking its ancestors up to the
+// root (each is verified against its own parent).
+func (d *Drive) byID(ctx context.Context, id []byte) (*Entry, error) {
+	if string(id) == string(d.root.ID) {
+		return d.root, nil
+	}
+	var chain []api.Node
+	for cur := id; string(cur) != string(d.root.ID); {
+		var n api.Node
+		if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(cur), nil, &n); err != nil {
+			return nil, fmt.Errorf("load folder %s: %w", b64(cur), err)
+		}
+		if string(n.ID) != string(cur) || n.Parent == nil || len(chain) > 4096 {
+			return nil, fmt.Errorf("folder %s: the server sent a broken chain of parents: %w", b64(cur), ErrTampered)
+		}
+		chain = append(chain, n)
+		cur = n.Parent
+	}
+	e := d.root
+	for i := len(chain) - 1; i >= 0; i-- {
+		next, err := d.verifyChild(e, &chain[i])
+		if err != nil {
+			return nil, err
+		}
+		e = next
+	}
+	return e, nil
+}
+
+// RestoreFromTrash brings back the trashed item whose original path is p.
+func (d *Drive) RestoreFromTrash(ctx context.Context, p string) error {
+	items, err := d.Trash(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range items {
+		if e.path == path.Clean(p) {
+			if err := d.acc.t.do(ctx, http.MethodPost, "/v1/nodes/"+b64(e.ID)+"/restore", nil, nil); err != nil {
+				return fmt.Errorf("restore %s: %w", p, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not in the trash", p)
+}
+
+// EmptyTrash deletes everything in the trash for good.
+func (d *Drive) EmptyTrash(ctx context.Context) (int, error) {
+	var resp api.EmptyTrashResponse
+	if err := d.acc.t.do(ctx, http.MethodDelete, api.PathTrash, nil, &resp); err != nil {
+		return 0, fmt.Errorf("empty trash: %w", err)
+	}
+	return resp.Deleted, nil
+}
+
+// Version is one verified revision of a file.
+type Version struct {
+	Seq     uint64
+	Attrs   crypto.Attrs
+	Author  string
+	Created time.Time
+	Head    bool
+	rev     api.Revision
+}
+
+// Versions lists a file's revisions, oldest first.
+func (d *Drive) Versions(ctx context.Context, p string) ([]Version, error) {
+	e, err := d.Resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if e.IsDir() {
+		return nil, fmt.Errorf("%s is a folder", e.path)
+	}
+	var list api.RevisionList
+	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(e.ID)+"/revisions", nil, &list); err != nil {
+		return nil, fmt.Errorf("list versions of %s: %w", e.path, err)
+	}
+	out := make([]Version, 0, len(list.Revisions))
+	for _, r := range list.Revisions {
+		a, err := d.verifyRevision(e, &r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: version %d: %w", e.path, r.Seq, tampered(err))
+		}
+		out = append(out, Version{Seq: r.Seq, Attrs: a, Author: r.Author, Created: r.CreatedAt, Head: string(r.ID) == string(e.Record.Revision), rev: r})
+	}
+	return out, nil
+}
+
+// RestoreVersion makes an earlier revision the file's head again, with a
+// new signed record (so the record's version still only goes up).
+func (d *Drive) RestoreVersion(ctx context.Context, p string, seq uint64) error {
+	vs, err := d.Versions(ctx, p)
+	if err != nil {
+		return err
+	}
+	e, err := d.Resolve(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.Seq != seq {
+			continue
+		}
+		rec, err := fromWire(&e.Record)
+		if err != nil {
+			return err
+		}
+		rec.Revision, rec.RevisionSeq, rec.Version = v.rev.ID, v.rev.Seq, e.Record.Version+1
+		wire, err := d.sign(rec)
+		if err != nil {
+			return err
+		}
+		req := api.UpdateNodeRequest{Node: wire, ExpectVersion: e.Record.Version}
+		if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
+			return fmt.Errorf("restore version %d of %s: %w", seq, e.path, err)
+		}
+		d.seen.record(e.ID, rec.Version)
+		return d.seen.save()
+	}
+	return fmt.Errorf("%s has no version %d", e.path, seq)
+}
+
+// Usage returns the account's storage use.
+func (d *Drive) Usage(ctx context.Context) (api.Usage, error) {
+	var u api.Usage
+	if err := d.acc.t.do(ctx, http.MethodGet, api.PathUsage, nil, &u); err != nil {
+		return u, fmt.Errorf("read usage: %w", err)
+	}
+	return u, nil
+}

@@ -1,0 +1,550 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/coffer-drive/coffer/internal/api"
+	"github.com/coffer-drive/coffer/internal/crypto"
+)
+
+// PutOptions tune Put.
+type PutOptions struct {
+	// Overwrite makes an existing file get a new revision instead of
+	// being an error.
+	Overwrite bool
+	// Progress, if set, is called with the number of plaintext bytes
+	// read so far, from one goroutine at a time.
+	Progress func(total int64)
+	// Warn, if set, receives notices about skipped local files.
+	Warn func(msg string)
+}
+
+// Upload tuning. Memory stays bounded whatever the file size: about
+// uploadWorkers × 2 × BlockSize of buffers.
+const (
+	uploadWorkers = 4
+	// smallFile is the size up to which files are batched: their blocks
+	// travel many to a request and their records are committed together.
+	smallFile       = 1 << 20
+	batchMaxBytes   = 8 << 20
+	batchMaxEntries = 500
+)
+
+// batch collects small files and folders to commit in one request.
+type batch struct {
+	blocks bytes.Buffer
+	nblock int
+	items  []api.NewNode
+	// created are folders in items, so a later lookup finds them.
+	created map[string]*Entry
+}
+
+// Put uploads local files and folders to remote. If remote is an existing
+// folder, each local goes inside it; otherwise a single local is uploaded
+// as remote itself.
+func (d *Drive) Put(ctx context.Context, locals []string, remote string, opt PutOptions) error {
+	if len(locals) == 0 {
+		return errors.New("nothing to upload")
+	}
+	u := &uploader{d: d, opt: opt, b: &batch{created: map[string]*Entry{}}}
+	dst, err := d.Resolve(ctx, remote)
+	switch {
+	case err == nil && dst.IsDir():
+		for _, l := range locals {
+			if err := u.put(ctx, l, dst, filepath.Base(filepath.Clean(l))); err != nil {
+				return err
+			}
+		}
+	case err == nil && len(locals) > 1:
+		return fmt.Errorf("%s is a file; several sources need a folder", dst.path)
+	case err == nil:
+		if err := u.put(ctx, locals[0], mustParent(ctx, d, dst), dst.Name); err != nil {
+			return err
+		}
+	case !errors.Is(err, ErrNotExist):
+		return err
+	case len(locals) > 1:
+		return fmt.Errorf("%s does not exist; create the folder first (coffer mkdir)", remote)
+	default:
+		parent, name, terr := d.target(ctx, remote, "")
+		if terr != nil {
+			return terr
+		}
+		if err := u.put(ctx, locals[0], parent, name); err != nil {
+			return err
+		}
+	}
+	if err := u.flush(ctx); err != nil {
+		return err
+	}
+	return d.seen.save()
+}
+
+func mustParent(ctx context.Context, d *Drive, e *Entry) *Entry {
+	p, err := d.byID(ctx, e.Parent)
+	if err != nil {
+		return d.root
+	}
+	return p
+}
+
+type uploader struct {
+	d     *Drive
+	opt   PutOptions
+	b     *batch
+	mu    sync.Mutex
+	total int64
+	// listed caches the children of existing remote folders.
+	listed map[string]map[string]*Entry
+}
+
+func (u *uploader) progress(n int) {
+	if u.opt.Progress == nil {
+		return
+	}
+	u.mu.Lock()
+	u.total += int64(n)
+	t := u.total
+	u.mu.Unlock()
+	u.opt.Progress(t)
+}
+
+func (u *uploader) warn(format string, args ...any) {
+	if u.opt.Warn != nil {
+		u.opt.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// existing returns the child named name of a remote folder, or nil.
+// Folders this run created are empty, so they are never listed.
+func (u *uploader) existing(ctx context.Context, parent *Entry, name string) (*Entry, error) {
+	if _, ours := u.b.created[string(parent.ID)]; ours {
+		return nil, nil
+	}
+	if u.listed == nil {
+		u.listed = map[string]map[string]*Entry{}
+	}
+	kids, ok := u.listed[string(parent.ID)]
+	if !ok {
+		list, err := u.d.List(ctx, parent)
+		if err != nil {
+			return nil, err
+		}
+		kids = make(map[string]*Entry, len(list))
+		for _, e := range list {
+			kids[e.Name] = e
+		}
+		u.listed[string(parent.ID)] = kids
+	}
+	return kids[name], nil
+}
+
+// put uploads one local path as name under parent.
+func (u *uploader) put(ctx context.Context, local string, parent *Entry, name string) error {
+	name, err := crypto.NormalizeName(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", local, err)
+	}
+	info, err := os.Lstat(local)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", local, err)
+	}
+	switch {
+	case info.Mode()&fs.ModeSymlink != 0:
+		u.warn("skipping symbolic link %s (links are not followed)", local)
+		return nil
+	case info.IsDir():
+		return u.putDir(ctx, local, parent, name)
+	case !info.Mode().IsRegular():
+		u.warn("skipping %s: not a regular file", local)
+		return nil
+	}
+	old, err := u.existing(ctx, parent, name)
+	if err != nil {
+		return err
+	}
+	if old != nil && (old.IsDir() || !u.opt.Overwrite) {
+		if old.IsDir() {
+			return fmt.Errorf("%s is a folder; cannot replace it with file %s", old.path, local)
+		}
+		return fmt.Errorf("%s already exists (use --overwrite to add a new version)", old.path)
+	}
+	if info.Size() <= smallFile && old == nil {
+		return u.putSmall(ctx, local, info, parent, name)
+	}
+	if err := u.flush(ctx); err != nil {
+		return err
+	}
+	return u.putLarge(ctx, local, parent, name, old)
+}
+
+func (u *uploader) putDir(ctx context.Context, local string, parent *Entry, name string) error {
+	old, err := u.existing(ctx, parent, name)
+	if err != nil {
+		return err
+	}
+	dir := old
+	switch {
+	case old != nil && !old.IsDir():
+		return fmt.Errorf("%s is a file; cannot upload folder %s there", old.path, local)
+	case old == nil:
+		e, rec, err := u.d.newChild(parent, name, crypto.KindFolder)
+		if err != nil {
+			return err
+		}
+		wire, err := u.d.sign(rec)
+		if err != nil {
+			return err
+		}
+		e.Record = wire
+		u.b.items = append(u.b.items, api.NewNode{Node: wire})
+		u.b.created[string(e.ID)] = e
+		u.d.seen.record(e.ID, 1)
+		dir = e
+		if err := u.maybeFlush(ctx); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(local)
+	if err != nil {
+		return fmt.Errorf("read folder %s: %w", local, err)
+	}
+	for _, de := range entries {
+		if err := u.put(ctx, filepath.Join(local, de.Name()), dir, de.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newRevision starts a revision of node e: a fresh content key, sealed
+// under the node's key.
+func (u *uploader) newRevision(e *Entry) (rev []byte, ck crypto.ContentKey, sealedCK []byte, err error) {
+	if rev, err = crypto.NewID(); err != nil {
+		return
+	}
+	if ck, err = crypto.NewContentKey(); err != nil {
+		return
+	}
+	nk, err := e.nodeKeys()
+	if err != nil {
+		return
+	}
+	sealedCK, err = crypto.SealContentKey(nk, u.d.volume, e.ID, rev, ck)
+	return
+}
+
+// finishRevision seals the attributes and signs the revision and the
+// node record that makes it head.
+func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, seq uint64, ck crypto.ContentKey, sealedCK []byte, blocks [][32]byte, a crypto.Attrs) (api.Node, api.Revision, error) {
+	sealedAttrs, err := crypto.SealAttrs(ck, u.d.volume, e.ID, rev, a)
+	if err != nil {
+		return api.Node{}, api.Revision{}, err
+	}
+	rr := &crypto.RevisionRecord{
+		Volume: u.d.volume, Node: e.ID, Revision: rev, Seq: seq, SealedContentKey: sealedCK,
+		Blocks: blocks, SealedAttrs: sealedAttrs, Author: u.d.acc.Session.User,
+	}
+	rsig, err := rr.Sign(u.d.acc.Keys)
+	if err != nil {
+		return api.Node{}, api.Revision{}, err
+	}
+	rec.Revision, rec.RevisionSeq = rev, seq
+	wire, err := u.d.sign(rec)
+	if err != nil {
+		return api.Node{}, api.Revision{}, err
+	}
+	ar := api.Revision{ID: rev, Node: e.ID, Volume: u.d.volume, Seq: seq, SealedContentKey: sealedCK, SealedAttrs: sealedAttrs, Author: rr.Author, Signature: rsig}
+	for _, b := range blocks {
+		ar.Blocks = append(ar.Blocks, append([]byte(nil), b[:]...))
+	}
+	return wire, ar, nil
+}
+
+// putSmall seals a small new file in memory and adds it to the batch.
+func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo, parent *Entry, name string) error {
+	data, err := os.ReadFile(local)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", local, err)
+	}
+	if int64(len(data)) != info.Size() {
+		return fmt.Errorf("%s changed while being read; run the upload again", local)
+	}
+	e, rec, err := u.d.newChild(parent, name, crypto.KindFile)
+	if err != nil {
+		return err
+	}
+	rev, ck, sealedCK, err := u.newRevision(e)
+	if err != nil {
+		return err
+	}
+	var blocks [][32]byte
+	if len(data) > 0 {
+		s, err := crypto.NewBlockSealer(ck, u.d.volume, e.ID, rev)
+		if err != nil {
+			return err
+		}
+		plain := make([]byte, crypto.PadmeLen(len(data)))
+		copy(plain, data)
+		blk, err := s.Seal(nil, plain, 0, true)
+		if err != nil {
+			return err
+		}
+		id := crypto.BlockID(blk)
+		blocks = append(blocks, id)
+		var hdr [36]byte
+		copy(hdr[:32], id[:])
+		binary.BigEndian.PutUint32(hdr[32:], uint32(len(blk)))
+		u.b.blocks.Write(hdr[:])
+		u.b.blocks.Write(blk)
+		u.b.nblock++
+	}
+	a := crypto.Attrs{Size: uint64(len(data)), ModTime: info.ModTime().UnixNano(), SHA256: sha256.Sum256(data)}
+	wire, ar, err := u.finishRevision(e, rec, rev, 1, ck, sealedCK, blocks, a)
+	if err != nil {
+		return err
+	}
+	u.b.items = append(u.b.items, api.NewNode{Node: wire, Revision: &ar})
+	u.d.seen.record(e.ID, 1)
+	u.progress(len(data))
+	return u.maybeFlush(ctx)
+}
+
+func (u *uploader) maybeFlush(ctx context.Context) error {
+	if u.b.blocks.Len() >= batchMaxBytes || len(u.b.items) >= batchMaxEntries {
+		return u.flush(ctx)
+	}
+	return nil
+}
+
+// flush sends the batch: the blocks first, then the records that name
+// them, so a crash in between leaves only unreferenced blocks, which the
+// server collects.
+func (u *uploader) flush(ctx context.Context) error {
+	b := u.b
+	if b.nblock > 0 {
+		if err := u.d.acc.t.doRaw(ctx, http.MethodPost, api.PathBlocksBatch, "application/octet-stream", bytes.NewReader(b.blocks.Bytes()), int64(b.blocks.Len()), nil); err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+	}
+	if len(b.items) > 0 {
+		if err := u.d.acc.t.do(ctx, http.MethodPost, api.PathNodes, api.CreateNodesRequest{Items: b.items}, nil); err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+	}
+	b.blocks.Reset()
+	b.nblock = 0
+	b.items = b.items[:0]
+	return nil
+}
+
+// putLarge streams a file in blocks: one goroutine reads in order (and
+// hashes the plaintext), uploadWorkers seal and send blocks in parallel.
+// A new file or a new revision is committed only after every block is
+// stored, in one request, so a crash leaves nothing half-visible.
+func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, name string, old *Entry) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", local, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", local, err)
+	}
+	if err := u.checkQuota(ctx, info.Size()); err != nil {
+		return err
+	}
+	var (
+		e   *Entry
+		rec *crypto.NodeRecord
+		seq uint64 = 1
+	)
+	if old != nil {
+		e = old
+		if rec, err = fromWire(&old.Record); err != nil {
+			return err
+		}
+		rec.Version++
+		seq = u.lastSeq(ctx, old) + 1
+	} else if e, rec, err = u.d.newChild(parent, name, crypto.KindFile); err != nil {
+		return err
+	}
+	rev, ck, sealedCK, err := u.newRevision(e)
+	if err != nil {
+		return err
+	}
+	sealer, err := crypto.NewBlockSealer(ck, u.d.volume, e.ID, rev)
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	n := int((size + crypto.BlockSize - 1) / crypto.BlockSize)
+	ids := make([][32]byte, n)
+	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids)
+	if err != nil {
+		return err
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != size || !st.ModTime().Equal(info.ModTime()) {
+		return fmt.Errorf("%s changed while being uploaded; run the upload again", local)
+	}
+	a := crypto.Attrs{Size: uint64(size), ModTime: info.ModTime().UnixNano(), SHA256: sum}
+	wire, ar, err := u.finishRevision(e, rec, rev, seq, ck, sealedCK, ids, a)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		err = u.d.acc.t.do(ctx, http.MethodPost, api.PathNodes, api.CreateNodesRequest{Items: []api.NewNode{{Node: wire, Revision: &ar}}}, nil)
+	} else {
+		req := api.CommitRevisionRequest{Node: wire, Revision: ar, ExpectVersion: old.Record.Version}
+		err = u.d.acc.t.do(ctx, http.MethodPost, "/v1/nodes/"+b64(e.ID)+"/revisions", req, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", path.Join(parent.path, name), err)
+	}
+	u.d.seen.record(e.ID, rec.Version)
+	return nil
+}
+
+// lastSeq is the highest revision sequence number of a file.
+func (u *uploader) lastSeq(ctx context.Context, e *Entry) uint64 {
+	var list api.RevisionList
+	seq := e.Record.RevisionSeq
+	if err := u.d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(e.ID)+"/revisions", nil, &list); err == nil {
+		for _, r := range list.Revisions {
+			seq = max(seq, r.Seq)
+		}
+	}
+	return seq
+}
+
+func (u *uploader) checkQuota(ctx context.Context, size int64) error {
+	us, err := u.d.Usage(ctx)
+	if err != nil {
+		return err
+	}
+	if us.QuotaBytes > 0 && us.UsedBytes+size > us.QuotaBytes {
+		return fmt.Errorf("not enough room: this upload needs about %s but only %s of the %s quota is free", humanBytes(size), humanBytes(max(0, us.QuotaBytes-us.UsedBytes)), humanBytes(us.QuotaBytes))
+	}
+	return nil
+}
+
+type blockJob struct {
+	index int
+	buf   []byte
+	n     int
+	last  bool
+}
+
+// sendBlocks reads the file in order, hashing it, and hands blocks to
+// workers that seal and upload them. It returns the plaintext SHA-256.
+func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, size int64, sealer *crypto.BlockSealer, ids [][32]byte) ([32]byte, error) {
+	var sum [32]byte
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan blockJob)
+	free := make(chan []byte, uploadWorkers+1)
+	for range uploadWorkers + 1 {
+		free <- make([]byte, crypto.BlockSize)
+	}
+	var wg sync.WaitGroup
+	for range uploadWorkers {
+		wg.Go(func() {
+			out := make([]byte, 0, crypto.SealedBlockSize(crypto.BlockSize))
+			for j := range jobs {
+				plain := j.buf[:j.n]
+				if j.last {
+					pl := crypto.PadmeLen(j.n)
+					clear(j.buf[j.n:pl])
+					plain = j.buf[:pl]
+				}
+				blk, err := sealer.Seal(out[:0], plain, uint64(j.index), j.last)
+				free <- j.buf
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				id := crypto.BlockID(blk)
+				ids[j.index] = id
+				if err := u.d.acc.t.doRaw(ctx, http.MethodPut, "/v1/blocks/"+hex.EncodeToString(id[:]), "application/octet-stream", bytes.NewReader(blk), int64(len(blk)), nil); err != nil {
+					cancel(fmt.Errorf("upload block %d of %s: %w", j.index, local, err))
+				}
+			}
+		})
+	}
+	h := sha256.New()
+	err := readBlocks(ctx, f, size, h, free, jobs, u.progress)
+	close(jobs)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return sum, cause
+	}
+	if err != nil {
+		return sum, fmt.Errorf("read %s: %w", local, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+func readBlocks(ctx context.Context, f io.Reader, size int64, h hash.Hash, free chan []byte, jobs chan<- blockJob, progress func(int)) error {
+	var read int64
+	for i := 0; read < size; i++ {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return nil
+		}
+		want := int(min(int64(crypto.BlockSize), size-read))
+		n, err := io.ReadFull(f, buf[:want])
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return errors.New("the file shrank while being uploaded; run the upload again")
+			}
+			return err
+		}
+		h.Write(buf[:n])
+		read += int64(n)
+		progress(n)
+		select {
+		case jobs <- blockJob{index: i, buf: buf, n: n, last: read == size}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// humanBytes formats a byte count with binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// HumanBytes formats a byte count with binary units (1.5 MiB).
+func HumanBytes(n int64) string { return humanBytes(n) }

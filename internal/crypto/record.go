@@ -1,0 +1,245 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+const nodeRecordVersion = 0x01
+
+// MaxAuthorLen is the longest author (account) name a record may carry.
+// Account names are at most 64 bytes (docs/api.md); this package treats
+// them as opaque bytes and only bounds them.
+const MaxAuthorLen = 255
+
+var (
+	// ErrBadSignature reports a node or revision record whose signature
+	// does not verify under the given author key, whose author key is
+	// unacceptable (it then also wraps ErrBadEd25519Key), or whose fields
+	// are malformed (it then also wraps ErrBadRecord). Callers treat all
+	// of these alike: the record is not the author's.
+	ErrBadSignature = errors.New("coffer/crypto: bad record signature")
+	// ErrBadRecord reports a node or revision record whose fields break
+	// the rules of docs/crypto.md (ID lengths, kind, sizes, counters), so
+	// that it can be neither signed nor trusted.
+	ErrBadRecord = errors.New("coffer/crypto: malformed record")
+)
+
+// NodeKind says whether a node is a folder or a file.
+type NodeKind uint8
+
+// Node kinds. Zero is not a kind, so a record left unset is refused.
+const (
+	KindFolder NodeKind = 1
+	KindFile   NodeKind = 2
+)
+
+// NodeRecord is the signed description of one node: where it is in the
+// tree, its sealed name and key, and (for files) its head revision. The
+// server stores the fields and serves them as JSON; the client rebuilds the
+// record, calls Verify with the identity key of the author it expects, and
+// checks that Volume and Parent are the folder it asked about and that
+// Version and RevisionSeq never go back (docs/crypto.md section 11.6).
+type NodeRecord struct {
+	Volume, Node, Parent []byte
+	Kind                 NodeKind
+	// NameHash is NameHash(parent keys, name); all zeros for a root.
+	NameHash [32]byte
+	// SealedName is SealName's output; empty for a root, which has no name.
+	SealedName []byte
+	// SealedKey is WrapNodeKey's output, or SealRootKey's for a root.
+	SealedKey []byte
+	// Author is the account name of the signer.
+	Author string
+	// Version starts at 1 and rises by 1 on every change of this record
+	// (rename, move, new revision), so a client can refuse an older one.
+	Version uint64
+	// Revision is the head revision's ID for a file; empty for a folder
+	// and for a file whose first revision is not yet committed.
+	Revision []byte
+	// RevisionSeq is the head revision's sequence number: 0 exactly when
+	// Revision is empty.
+	RevisionSeq uint64
+}
+
+// Validate reports why r cannot be signed or trusted, as an error wrapping
+// ErrBadRecord, or nil. The rules (docs/crypto.md section 11.5):
+//
+//   - Volume and Node are IDSize bytes; Parent is IDSize bytes and differs
+//     from Node, or is empty for a volume's root;
+//   - Kind is KindFolder or KindFile; a root is a folder;
+//   - a root has no SealedName, an all-zero NameHash and a SealedKey of
+//     SealedRootKeySize bytes; any other node has a SealedName of 61 to 317
+//     bytes (one to nine 32-byte buckets in an envelope) and a SealedKey of
+//     SealedNodeKeySize bytes;
+//   - Author is 1 to MaxAuthorLen bytes; Version is at least 1;
+//   - a folder has no Revision and RevisionSeq 0; a file has either a
+//     Revision of IDSize bytes and RevisionSeq >= 1, or neither.
+func (r *NodeRecord) Validate() error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRecord, err)
+	}
+	return nil
+}
+
+func (r *NodeRecord) validate() error {
+	if r == nil {
+		return errors.New("nil node record")
+	}
+	if err := checkID("volume ID", r.Volume); err != nil {
+		return err
+	}
+	if err := checkID("node ID", r.Node); err != nil {
+		return err
+	}
+	if r.Kind != KindFolder && r.Kind != KindFile {
+		return fmt.Errorf("unknown node kind %d", r.Kind)
+	}
+	if len(r.Parent) == 0 {
+		if r.Kind != KindFolder {
+			return errors.New("a root must be a folder")
+		}
+		if len(r.SealedName) != 0 || r.NameHash != [32]byte{} {
+			return errors.New("a root has no name")
+		}
+		if len(r.SealedKey) != SealedRootKeySize {
+			return fmt.Errorf("sealed root key is %d bytes, want %d", len(r.SealedKey), SealedRootKeySize)
+		}
+	} else {
+		if err := checkID("parent ID", r.Parent); err != nil {
+			return err
+		}
+		if bytes.Equal(r.Parent, r.Node) {
+			return errors.New("node is its own parent")
+		}
+		if n := len(r.SealedName); n < minSealedNameSize || n > maxSealedNameSize || (n-envelopeOverhead)%namePad != 0 {
+			return fmt.Errorf("sealed name is %d bytes, not a sealed name's size", n)
+		}
+		if len(r.SealedKey) != SealedNodeKeySize {
+			return fmt.Errorf("sealed node key is %d bytes, want %d", len(r.SealedKey), SealedNodeKeySize)
+		}
+	}
+	if err := checkAuthor(r.Author); err != nil {
+		return err
+	}
+	if r.Version == 0 {
+		return errors.New("version 0 (versions start at 1)")
+	}
+	switch {
+	case len(r.Revision) == 0 && r.RevisionSeq == 0:
+	case r.Kind == KindFolder:
+		return errors.New("a folder has no revision")
+	case len(r.Revision) == 0 || r.RevisionSeq == 0:
+		return errors.New("revision ID and revision sequence number must be set together")
+	default:
+		if err := checkID("revision ID", r.Revision); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkAuthor(author string) error {
+	if len(author) == 0 || len(author) > MaxAuthorLen {
+		return fmt.Errorf("author name is %d bytes, want 1 to %d", len(author), MaxAuthorLen)
+	}
+	return nil
+}
+
+// Marshal returns the canonical encoding that Sign signs:
+//
+//	0x01 || LP(volume) || LP(node) || LP(parent) || u8(kind) || name_hash (32) ||
+//	LP(sealed_name) || LP(sealed_key) || LP(author) || u64(version) ||
+//	LP(revision) || u64(revision_seq)
+//
+// It returns nil for a record that Validate refuses, so that a malformed
+// record can never be signed or verified. The wire format is JSON; this
+// encoding exists only to be signed.
+func (r *NodeRecord) Marshal() []byte {
+	if r.validate() != nil {
+		return nil
+	}
+	return r.encode()
+}
+
+// encode is Marshal without validation, for Marshal and for vectors that
+// show validly signed but malformed records being refused.
+func (r *NodeRecord) encode() []byte {
+	n := 1 + 4*6 + len(r.Volume) + len(r.Node) + len(r.Parent) + 1 + 32 +
+		len(r.SealedName) + len(r.SealedKey) + len(r.Author) + 8 + len(r.Revision) + 8
+	b := make([]byte, 0, n)
+	b = append(b, nodeRecordVersion)
+	b = appendLP(b, r.Volume)
+	b = appendLP(b, r.Node)
+	b = appendLP(b, r.Parent)
+	b = append(b, byte(r.Kind))
+	b = append(b, r.NameHash[:]...)
+	b = appendLP(b, r.SealedName)
+	b = appendLP(b, r.SealedKey)
+	b = appendLP(b, []byte(r.Author))
+	b = binary.BigEndian.AppendUint64(b, r.Version)
+	b = appendLP(b, r.Revision)
+	return binary.BigEndian.AppendUint64(b, r.RevisionSeq)
+}
+
+// Sign returns Ed25519-Sign(identity key, tagged("coffer/v1/node-record",
+// Marshal())), after checking the record with Validate. The caller sets
+// Author to its own account name.
+func (r *NodeRecord) Sign(keys *AccountKeys) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("coffer/crypto: sign node record: %w", err)
+	}
+	if !keys.usable() {
+		return nil, fmt.Errorf("coffer/crypto: sign node record %x: no account keys", r.Node)
+	}
+	return ed25519.Sign(keys.identity, tagged(labelNodeRecord, r.encode())), nil
+}
+
+// Verify checks that sig is author's signature over the record. author is
+// the identity key of r.Author, taken from that account's pinned bundle,
+// never from the server alongside the record. Every failure wraps
+// ErrBadSignature: a malformed record (also ErrBadRecord), an unacceptable
+// key such as one of small order (also ErrBadEd25519Key, via the check of
+// CheckEd25519PublicKey), or a signature that does not verify.
+//
+// A valid signature proves authorship, not placement or freshness: the
+// caller still compares Volume and Parent with the folder it listed, the
+// author with those allowed to write there, and Version and RevisionSeq
+// with the highest it has seen for this node.
+func (r *NodeRecord) Verify(author ed25519.PublicKey, sig []byte) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	if err := verifyEd25519(author, tagged(labelNodeRecord, r.encode()), sig); err != nil {
+		return fmt.Errorf("%w: node record %x by %q: %w", ErrBadSignature, r.Node, r.Author, err)
+	}
+	return nil
+}
+
+// Ref returns the record's NodeRef, for UnwrapNodeKey and OpenName.
+func (r *NodeRecord) Ref() NodeRef {
+	return NodeRef{Volume: r.Volume, Parent: r.Parent, Node: r.Node}
+}
+
+// OpenRecordName opens r's sealed name under the parent folder's keys and
+// checks that r.NameHash is that name's hash, so that two children with the
+// same name cannot slip past the server's uniqueness check with different
+// hashes. It does not verify the signature; call Verify first.
+func OpenRecordName(parent *NodeKeys, r *NodeRecord) (string, error) {
+	if r == nil {
+		return "", errors.New("coffer/crypto: open record name: nil record")
+	}
+	name, err := OpenName(parent, r.Ref(), r.SealedName)
+	if err != nil {
+		return "", err
+	}
+	want := NameHash(parent, name)
+	if !hmac.Equal(want[:], r.NameHash[:]) {
+		return "", fmt.Errorf("coffer/crypto: node record %x: %w: name hash does not match the sealed name", r.Node, ErrBadName)
+	}
+	return name, nil
+}

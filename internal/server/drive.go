@@ -1,0 +1,744 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/coffer-drive/coffer/internal/api"
+	"github.com/coffer-drive/coffer/internal/blob"
+	"github.com/coffer-drive/coffer/internal/meta"
+)
+
+// The drive endpoints store records the client sealed and signed; the
+// server checks only what it can see: ownership, IDs, sizes, that the tree
+// stays a tree, and that blocks hash to their IDs. Clients verify the rest.
+
+const idSize = 16
+
+func errNoSuchNode() *httpError {
+	return &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: "no such file or folder"}
+}
+
+// driveErr maps store errors of drive operations to answers.
+func driveErr(err error, what string) error {
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: what + ": not found"}
+	case errors.Is(err, meta.ErrExists):
+		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: what + ": the name is taken in that folder"}
+	case errors.Is(err, meta.ErrConflict):
+		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: what + ": it changed meanwhile; read it again"}
+	case errors.Is(err, meta.ErrInvalid):
+		return badRequest("%s: %v", what, err)
+	case errors.Is(err, meta.ErrMissingBlocks):
+		return badRequest("%s: %v; upload them first", what, err)
+	case errors.Is(err, meta.ErrQuota):
+		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: what + ": storage quota exceeded"}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// volumeOf returns the caller's volume, or a clear 404 if it has none yet.
+func (s *Server) volumeOf(ctx context.Context, sess *meta.Session) (*meta.Volume, error) {
+	v, err := s.store.VolumeByOwner(ctx, sess.UserID)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: "this account has no drive yet"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load volume: %w", err)
+	}
+	return v, nil
+}
+
+// ownNode loads a node of the caller's volume. A node of another volume
+// answers like one that does not exist.
+func (s *Server) ownNode(ctx context.Context, sess *meta.Session, rawID string) (*meta.Volume, *meta.Node, error) {
+	id, err := base64.RawURLEncoding.DecodeString(rawID)
+	if err != nil || len(id) != idSize {
+		return nil, nil, badRequest("node ID must be %d bytes in unpadded base64url", idSize)
+	}
+	v, err := s.volumeOf(ctx, sess)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := s.store.Node(ctx, id)
+	if errors.Is(err, meta.ErrNotFound) || (err == nil && string(n.VolumeID) != string(v.ID)) {
+		return nil, nil, errNoSuchNode()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load node: %w", err)
+	}
+	return v, n, nil
+}
+
+func toAPINode(n *meta.Node) api.Node {
+	return api.Node{
+		ID: n.ID, Volume: n.VolumeID, Parent: n.ParentID, Kind: n.Kind, NameHash: n.NameHash,
+		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
+		Revision: n.RevisionID, RevisionSeq: n.RevisionSeq, Signature: n.Signature,
+		Trashed: n.State == meta.NodeTrashed,
+	}
+}
+
+func toAPIRevision(r *meta.Revision) *api.Revision {
+	return &api.Revision{
+		ID: r.ID, Node: r.NodeID, Volume: r.VolumeID, Seq: r.Seq, SealedContentKey: r.SealedContentKey,
+		SealedAttrs: r.SealedAttrs, Blocks: r.Blocks, Author: r.Author, Signature: r.Signature,
+		Size: r.Size, CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+// checkNode validates the shape of a node record from a client. The author
+// must be the caller: a client signs as itself.
+func checkNode(n *api.Node, author string) error {
+	switch {
+	case len(n.ID) != idSize || len(n.Volume) != idSize:
+		return badRequest("node and volume IDs must be %d bytes", idSize)
+	case n.Parent != nil && len(n.Parent) != idSize:
+		return badRequest("parent ID must be %d bytes", idSize)
+	case n.Kind != api.KindFolder && n.Kind != api.KindFile:
+		return badRequest("node kind must be %d (folder) or %d (file)", api.KindFolder, api.KindFile)
+	case len(n.NameHash) != 32:
+		return badRequest("name hash must be 32 bytes")
+	case n.Parent == nil && len(n.SealedName) != 0:
+		return badRequest("a root has no name")
+	case n.Parent != nil && (len(n.SealedName) == 0 || len(n.SealedName) > 1024):
+		return badRequest("sealed name must be 1 to 1024 bytes")
+	case len(n.SealedKey) == 0 || len(n.SealedKey) > 4096:
+		return badRequest("sealed key must be 1 to 4096 bytes")
+	case n.Author != author:
+		return &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("records must be signed by their uploader %q, not %q", author, n.Author)}
+	case len(n.Signature) != 64:
+		return badRequest("signature must be 64 bytes")
+	case n.Kind == api.KindFolder && (n.Revision != nil || n.RevisionSeq != 0):
+		return badRequest("a folder has no revision")
+	case n.Kind == api.KindFile && (len(n.Revision) != idSize || n.RevisionSeq == 0):
+		return badRequest("a file names its head revision")
+	}
+	return nil
+}
+
+func checkRevision(r *api.Revision, n *api.Node) error {
+	switch {
+	case len(r.ID) != idSize || string(r.Node) != string(n.ID) || string(r.Volume) != string(n.Volume):
+		return badRequest("revision IDs do not match its node")
+	case string(r.ID) != string(n.Revision) || r.Seq != n.RevisionSeq:
+		return badRequest("the node record must name this revision as head")
+	case len(r.SealedContentKey) == 0 || len(r.SealedContentKey) > 1024:
+		return badRequest("sealed content key must be 1 to 1024 bytes")
+	case len(r.SealedAttrs) == 0 || len(r.SealedAttrs) > 1024:
+		return badRequest("sealed attributes must be 1 to 1024 bytes")
+	case r.Author != n.Author:
+		return badRequest("a revision and its node record must have the same author")
+	case len(r.Signature) != 64:
+		return badRequest("signature must be 64 bytes")
+	case len(r.Blocks) > 1<<22:
+		return badRequest("too many blocks")
+	}
+	for _, b := range r.Blocks {
+		if len(b) != 32 {
+			return badRequest("block IDs must be 32 bytes")
+		}
+	}
+	return nil
+}
+
+func toMetaNode(n *api.Node) *meta.Node {
+	return &meta.Node{
+		ID: n.ID, VolumeID: n.Volume, ParentID: n.Parent, Kind: n.Kind, NameHash: n.NameHash,
+		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
+		RevisionID: n.Revision, RevisionSeq: n.RevisionSeq, Signature: n.Signature,
+	}
+}
+
+func toMetaRevision(r *api.Revision) *meta.Revision {
+	return &meta.Revision{
+		ID: r.ID, NodeID: r.Node, VolumeID: r.Volume, Seq: r.Seq, SealedContentKey: r.SealedContentKey,
+		SealedAttrs: r.SealedAttrs, Blocks: r.Blocks, Author: r.Author, Signature: r.Signature,
+	}
+}
+
+func toUpdate(n *api.Node, expect uint64) meta.NodeUpdate {
+	return meta.NodeUpdate{
+		ParentID: n.Parent, NameHash: n.NameHash, SealedName: n.SealedName, SealedKey: n.SealedKey,
+		Author: n.Author, Version: n.Version, RevisionID: n.Revision, RevisionSeq: n.RevisionSeq,
+		Signature: n.Signature, ExpectVersion: expect,
+	}
+}
+
+func (s *Server) userName(ctx context.Context, sess *meta.Session) (string, error) {
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return "", fmt.Errorf("load user: %w", err)
+	}
+	return u.Name, nil
+}
+
+func (s *Server) handleGetVolume(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	v, err := s.volumeOf(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	root, err := s.store.Node(ctx, v.RootID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("load root: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.VolumeResponse{Volume: v.ID, Root: toAPINode(root)})
+}
+
+func (s *Server) handleCreateVolume(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	var req api.CreateVolumeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	name, err := s.userName(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkNode(&req.Root, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if string(req.Volume) != string(req.Root.Volume) || req.Root.Parent != nil || req.Root.Kind != api.KindFolder {
+		s.writeError(w, r, badRequest("the root must be a folder of the new volume with no parent"))
+		return
+	}
+	v := &meta.Volume{ID: req.Volume, OwnerID: sess.UserID, RootID: req.Root.ID, CreatedAt: s.now()}
+	root := toMetaNode(&req.Root)
+	root.CreatedAt, root.UpdatedAt = s.now(), s.now()
+	if err := s.store.CreateVolume(ctx, v, root); err != nil {
+		if errors.Is(err, meta.ErrExists) {
+			s.writeError(w, r, &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "this account already has a drive"})
+			return
+		}
+		s.writeError(w, r, driveErr(err, "create drive"))
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+// withHead fills in the head revision of files.
+func (s *Server) withHead(ctx context.Context, n *meta.Node) (api.Node, error) {
+	out := toAPINode(n)
+	if n.Kind == api.KindFile && n.RevisionID != nil {
+		rev, err := s.store.Revision(ctx, n.RevisionID)
+		if err != nil {
+			return out, fmt.Errorf("load head revision: %w", err)
+		}
+		out.Head = toAPIRevision(rev)
+	}
+	return out, nil
+}
+
+func (s *Server) handleGetNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	_, n, err := s.ownNode(r.Context(), sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.withHead(r.Context(), n)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var kids []meta.Node
+	if h := r.URL.Query().Get("name_hash"); h != "" {
+		hash, err := base64.RawURLEncoding.DecodeString(h)
+		if err != nil || len(hash) != 32 {
+			s.writeError(w, r, badRequest("name_hash must be 32 bytes in unpadded base64url"))
+			return
+		}
+		c, err := s.store.ChildByNameHash(ctx, n.ID, hash)
+		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			s.writeError(w, r, fmt.Errorf("look up child: %w", err))
+			return
+		}
+		if err == nil {
+			kids = []meta.Node{*c}
+		}
+	} else {
+		kids, err = s.store.Children(ctx, n.ID)
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("list children: %w", err))
+			return
+		}
+	}
+	out := api.NodeList{Nodes: make([]api.Node, 0, len(kids))}
+	for i := range kids {
+		an, err := s.withHead(ctx, &kids[i])
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Nodes = append(out.Nodes, an)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	var req api.CreateNodesRequest
+	if err := decodeJSONLimit(w, r, &req, api.MaxBatchNodes*8192); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(req.Items) == 0 || len(req.Items) > api.MaxBatchNodes {
+		s.writeError(w, r, badRequest("a batch creates 1 to %d nodes", api.MaxBatchNodes))
+		return
+	}
+	ctx := r.Context()
+	v, err := s.volumeOf(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name, err := s.userName(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	items := make([]meta.NewFile, len(req.Items))
+	for i := range req.Items {
+		it := &req.Items[i]
+		if err := checkNode(&it.Node, name); err != nil {
+			s.writeError(w, r, fmt.Errorf("item %d: %w", i, err))
+			return
+		}
+		if string(it.Node.Volume) != string(v.ID) || it.Node.Parent == nil {
+			s.writeError(w, r, badRequest("item %d: nodes go under a folder of your drive", i))
+			return
+		}
+		mn := toMetaNode(&it.Node)
+		mn.CreatedAt, mn.UpdatedAt = now, now
+		items[i].Node = mn
+		if it.Node.Kind == api.KindFile {
+			if it.Revision == nil {
+				s.writeError(w, r, badRequest("item %d: a file needs its first revision", i))
+				return
+			}
+			if err := checkRevision(it.Revision, &it.Node); err != nil {
+				s.writeError(w, r, fmt.Errorf("item %d: %w", i, err))
+				return
+			}
+			mr := toMetaRevision(it.Revision)
+			mr.CreatedAt = now
+			items[i].Revision = mr
+		} else if it.Revision != nil {
+			s.writeError(w, r, badRequest("item %d: a folder has no revision", i))
+			return
+		}
+	}
+	if err := s.store.CreateNodes(ctx, sess.UserID, items); err != nil {
+		s.writeError(w, r, driveErr(err, "create"))
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+func (s *Server) handleUpdateNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	var req api.UpdateNodeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	v, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name, err := s.userName(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkNode(&req.Node, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if string(req.Node.ID) != string(n.ID) || string(req.Node.Volume) != string(v.ID) || req.Node.Kind != n.Kind {
+		s.writeError(w, r, badRequest("a record update keeps the node's ID, volume and kind"))
+		return
+	}
+	if (n.ParentID == nil) != (req.Node.Parent == nil) {
+		s.writeError(w, r, badRequest("the root cannot be moved, and nothing can become a root"))
+		return
+	}
+	if err := s.store.UpdateNode(ctx, n.ID, toUpdate(&req.Node, req.ExpectVersion)); err != nil {
+		s.writeError(w, r, driveErr(err, "update"))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Empty{})
+}
+
+func (s *Server) handleCommitRevision(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	var req api.CommitRevisionRequest
+	if err := decodeJSONLimit(w, r, &req, 16<<20); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name, err := s.userName(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkNode(&req.Node, name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if string(req.Node.ID) != string(n.ID) || n.Kind != api.KindFile {
+		s.writeError(w, r, badRequest("revisions are committed to the file they belong to"))
+		return
+	}
+	if err := checkRevision(&req.Revision, &req.Node); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rev := toMetaRevision(&req.Revision)
+	rev.CreatedAt = s.now()
+	if err := s.store.CommitRevision(ctx, sess.UserID, n.ID, toUpdate(&req.Node, req.ExpectVersion), rev, s.opts.KeepVersions); err != nil {
+		s.writeError(w, r, driveErr(err, "commit revision"))
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	revs, err := s.store.Revisions(ctx, n.ID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list revisions: %w", err))
+		return
+	}
+	out := api.RevisionList{Revisions: make([]api.Revision, 0, len(revs))}
+	for i := range revs {
+		out.Revisions = append(out.Revisions, *toAPIRevision(&revs[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.TrashNode(ctx, n.ID, s.now()); err != nil {
+		s.writeError(w, r, driveErr(err, "move to trash"))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Empty{})
+}
+
+func (s *Server) handleRestoreNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.RestoreNode(ctx, n.ID); err != nil {
+		s.writeError(w, r, driveErr(err, "restore"))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Empty{})
+}
+
+func (s *Server) handleListTrash(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	v, err := s.volumeOf(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	nodes, err := s.store.Trash(ctx, v.ID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list trash: %w", err))
+		return
+	}
+	out := api.NodeList{Nodes: make([]api.Node, 0, len(nodes))}
+	for i := range nodes {
+		an, err := s.withHead(ctx, &nodes[i])
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Nodes = append(out.Nodes, an)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleEmptyTrash(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	v, err := s.volumeOf(ctx, sess)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n, err := s.store.EmptyTrash(ctx, v.ID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("empty trash: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.EmptyTrashResponse{Deleted: n})
+}
+
+func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	u, err := s.store.Usage(r.Context(), sess.UserID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("load usage: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Usage{UsedBytes: u.UsedBytes, QuotaBytes: u.QuotaBytes})
+}
+
+func parseBlockID(raw string) (blob.ID, error) {
+	id, err := blob.ParseID(raw)
+	if err != nil {
+		return id, badRequest("block ID must be 64 hex digits")
+	}
+	return id, nil
+}
+
+func (s *Server) handlePutBlock(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	id, err := parseBlockID(r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if r.ContentLength > api.MaxBlockBytes {
+		s.writeError(w, r, &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("a block is at most %d bytes", api.MaxBlockBytes)})
+		return
+	}
+	if err := s.checkRoom(ctx, sess.UserID, r.ContentLength); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body := &countingReader{r: http.MaxBytesReader(w, r.Body, api.MaxBlockBytes)}
+	if err := s.blobs.Put(ctx, id, body); err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			s.writeError(w, r, &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("a block is at most %d bytes", api.MaxBlockBytes)})
+		case errors.Is(err, blob.ErrCorrupt):
+			s.writeError(w, r, badRequest("block %s: its content does not hash to its ID", id))
+		default:
+			s.writeError(w, r, fmt.Errorf("store block %s: %w", id, err))
+		}
+		return
+	}
+	if err := s.recordBlock(ctx, sess.UserID, id, body.n); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+// checkRoom refuses early, before reading a body, an upload that cannot fit.
+func (s *Server) checkRoom(ctx context.Context, userID, size int64) error {
+	u, err := s.store.Usage(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("load usage: %w", err)
+	}
+	if u.QuotaBytes > 0 && size > 0 && u.UsedBytes+size > u.QuotaBytes {
+		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: "storage quota exceeded"}
+	}
+	return nil
+}
+
+// recordBlock counts a stored block against the account. If the quota
+// refuses it, the bytes are removed again.
+func (s *Server) recordBlock(ctx context.Context, userID int64, id blob.ID, size int64) error {
+	err := s.store.AddBlock(ctx, userID, id[:], size, s.now())
+	if errors.Is(err, meta.ErrQuota) {
+		if derr := s.blobs.Delete(context.WithoutCancel(ctx), id); derr != nil {
+			s.log.WarnContext(ctx, "remove refused block", "block", id.String(), "err", derr)
+		}
+		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: "storage quota exceeded"}
+	}
+	if err != nil {
+		return fmt.Errorf("record block %s: %w", id, err)
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// handleBlocksBatch stores many small blocks in one request, so a folder
+// of small files does not cost a round trip and an fsync per file. The
+// body is a sequence of: 32-byte block ID, 4-byte big-endian length, the
+// block's bytes.
+func (s *Server) handleBlocksBatch(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/octet-stream" {
+		s.writeError(w, r, &httpError{status: http.StatusUnsupportedMediaType, code: api.CodeUnsupported, message: "Content-Type must be application/octet-stream"})
+		return
+	}
+	if err := s.checkRoom(ctx, sess.UserID, r.ContentLength); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	br := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, api.MaxBatchBytes), 64<<10)
+	var blocks []blob.Block
+	for {
+		var hdr [36]byte
+		if _, err := io.ReadFull(br, hdr[:]); err == io.EOF {
+			break
+		} else if err != nil {
+			s.writeError(w, r, badRequest("batch: truncated block header"))
+			return
+		}
+		var b blob.Block
+		copy(b.ID[:], hdr[:32])
+		n := binary.BigEndian.Uint32(hdr[32:])
+		if n > api.MaxBlockBytes {
+			s.writeError(w, r, badRequest("batch: block %s is larger than %d bytes", b.ID, api.MaxBlockBytes))
+			return
+		}
+		b.Data = make([]byte, n)
+		if _, err := io.ReadFull(br, b.Data); err != nil {
+			s.writeError(w, r, badRequest("batch: block %s is truncated", b.ID))
+			return
+		}
+		blocks = append(blocks, b)
+	}
+	if len(blocks) == 0 {
+		s.writeError(w, r, badRequest("batch: no blocks"))
+		return
+	}
+	if err := s.putBlocks(ctx, blocks); err != nil {
+		if errors.Is(err, blob.ErrCorrupt) {
+			s.writeError(w, r, badRequest("batch: %v", err))
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	for _, b := range blocks {
+		if err := s.recordBlock(ctx, sess.UserID, b.ID, int64(len(b.Data))); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+// putBlocks stores blocks with one group commit when the store can.
+func (s *Server) putBlocks(ctx context.Context, blocks []blob.Block) error {
+	if bp, ok := s.blobs.(blob.BatchPutter); ok {
+		return bp.PutBatch(ctx, blocks)
+	}
+	for _, b := range blocks {
+		if err := s.blobs.Put(ctx, b.ID, bytes.NewReader(b.Data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleGetBlock(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	ctx := r.Context()
+	id, err := parseBlockID(r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok, err := s.store.BlockOwned(ctx, sess.UserID, id[:])
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("check block %s: %w", id, err))
+		return
+	}
+	if !ok {
+		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no block %s", id)})
+		return
+	}
+	rc, err := s.blobs.Get(ctx, id)
+	if errors.Is(err, blob.ErrNotFound) {
+		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("block %s is missing from storage", id)})
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("read block %s: %w", id, err))
+		return
+	}
+	defer rc.Close()
+	if size, err := s.blobs.Stat(ctx, id); err == nil {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := io.Copy(w, rc); err != nil {
+		// Headers are gone; the client sees a short body and its AEAD
+		// check fails. The log says why.
+		s.log.WarnContext(ctx, "send block", "block", id.String(), "err", err)
+	}
+}
+
+func (s *Server) handleMissingBlocks(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	var req api.BlockIDs
+	if err := decodeJSONLimit(w, r, &req, 8<<20); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, id := range req.IDs {
+		if len(id) != 32 {
+			s.writeError(w, r, badRequest("block IDs must be 32 bytes"))
+			return
+		}
+	}
+	missing, err := s.store.MissingBlocks(r.Context(), sess.UserID, req.IDs)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("check blocks: %w", err))
+		return
+	}
+	if missing == nil {
+		missing = [][]byte{}
+	}
+	writeJSON(w, http.StatusOK, api.BlockIDs{IDs: missing})
+}
