@@ -163,14 +163,19 @@ func dataSourceName(abs string, write bool) string {
 	return u.String()
 }
 
-// migrate applies the embedded migrations that the database lacks.
-func migrate(ctx context.Context, db *sql.DB) error {
+// newProvider returns goose's migrator for the embedded migrations.
+func newProvider(db *sql.DB) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+	return goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true))
+}
+
+// migrate applies the embedded migrations that the database lacks.
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := newProvider(db)
 	if err != nil {
 		return err
 	}

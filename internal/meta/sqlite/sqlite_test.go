@@ -17,9 +17,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	metatest.Run(t, func(t *testing.T) meta.Store {
-		return openTest(t, filepath.Join(t.TempDir(), "meta.db"))
-	})
+	metatest.Run(t, openChecked)
 }
 
 func openTest(t *testing.T, path string) *Store {
