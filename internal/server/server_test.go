@@ -161,6 +161,23 @@ var authedEndpoints = []struct{ method, path string }{
 	{http.MethodPost, api.PathPasswordProof},
 	{http.MethodPost, api.PathPassword},
 	{http.MethodGet, "/v1/users/alice/bundle"},
+	{http.MethodGet, api.PathVolume},
+	{http.MethodPost, api.PathVolume},
+	{http.MethodPost, api.PathNodes},
+	{http.MethodGet, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA"},
+	{http.MethodPut, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA"},
+	{http.MethodGet, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA/children"},
+	{http.MethodGet, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA/revisions"},
+	{http.MethodPost, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA/revisions"},
+	{http.MethodPost, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA/trash"},
+	{http.MethodPost, "/v1/nodes/AAAAAAAAAAAAAAAAAAAAAA/restore"},
+	{http.MethodGet, api.PathTrash},
+	{http.MethodDelete, api.PathTrash},
+	{http.MethodPut, "/v1/blocks/" + strings.Repeat("ab", 32)},
+	{http.MethodGet, "/v1/blocks/" + strings.Repeat("ab", 32)},
+	{http.MethodPost, api.PathBlocksBatch},
+	{http.MethodPost, api.PathBlocksMissing},
+	{http.MethodGet, api.PathUsage},
 }
 
 func TestEveryAuthedEndpointRefusesBadTokens(t *testing.T) {

@@ -116,26 +116,64 @@ func (s *Store) Node(ctx context.Context, id []byte) (*meta.Node, error) {
 	return &r.n, nil
 }
 
+// childColumns are the columns of nodeColumns that differ between the
+// active children of a folder: their parent, volume, state and trash time
+// are the same for all. Each column costs a few calls into SQLite per row,
+// and listing a large folder is on the hot path.
+const childColumns = `id, kind, name_hash, sealed_name, sealed_key, author, version,
+	revision_id, revision_seq, signature, created_at, updated_at`
+
 // Children returns the active children of a folder, in no set order, or
 // meta.ErrNotFound if there is no such node. The children of a folder in
 // the trash are listed too, so that the trash can be browsed; those of a
 // file are none.
 func (s *Store) Children(ctx context.Context, parentID []byte) ([]meta.Node, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT `+nodeColumns+` FROM nodes WHERE parent_id = ? AND state = 0`, parentID)
+	list, err := s.children(ctx, parentID)
 	if err != nil {
 		return nil, fmt.Errorf("children of %x: %w", parentID, err)
-	}
-	list, err := scanNodes(rows)
-	if err != nil {
-		return nil, fmt.Errorf("children of %x: %w", parentID, err)
-	}
-	if len(list) == 0 {
-		if err := nodeExists(ctx, s.r, parentID); err != nil {
-			return nil, fmt.Errorf("children of %x: %w", parentID, err)
-		}
 	}
 	return list, nil
+}
+
+func (s *Store) children(ctx context.Context, parentID []byte) ([]meta.Node, error) {
+	// First the folder's volume, which its children share, and their
+	// number, to allocate the list once. Both come from an index. Were a
+	// child added or moved before the second statement, the list would
+	// only grow or have room to spare.
+	var volumeID []byte
+	var n int
+	err := s.r.QueryRowContext(ctx, `
+		SELECT volume_id, (SELECT count(*) FROM nodes WHERE parent_id = ?1 AND state = 0)
+		FROM nodes WHERE id = ?1`, parentID,
+	).Scan(blobCol{&volumeID}, &n)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT `+childColumns+` FROM nodes WHERE parent_id = ? AND state = 0`, parentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var c meta.Node
+	var a arena
+	dest := []any{
+		arenaCol{&a, &c.ID}, intCol[int]{&c.Kind}, arenaCol{&a, &c.NameHash},
+		arenaCol{&a, &c.SealedName}, arenaCol{&a, &c.SealedKey}, &c.Author,
+		intCol[uint64]{&c.Version}, arenaCol{&a, &c.RevisionID}, intCol[uint64]{&c.RevisionSeq},
+		arenaCol{&a, &c.Signature}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
+	}
+	c.State = meta.NodeActive
+	list := make([]meta.Node, 0, n)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		c.ParentID = a.copy(parentID)
+		c.VolumeID = a.copy(volumeID)
+		list = append(list, c)
+	}
+	return list, rows.Err()
 }
 
 // nodeExists returns nil if the node exists, else meta.ErrNotFound.

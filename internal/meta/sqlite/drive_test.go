@@ -207,13 +207,14 @@ func benchNode(volumeID, parentID []byte, i int) *meta.Node {
 	}
 }
 
-func BenchmarkChildren10k(b *testing.B) {
+// setupBench creates a store with a folder of 10,000 children, half
+// folders and half files, and returns the store and the folder's ID.
+func setupBench(b *testing.B) (*Store, []byte) {
 	ctx := b.Context()
 	s, err := Open(ctx, filepath.Join(b.TempDir(), "meta.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
 	uid, err := s.CreateUser(ctx, &meta.User{Name: "alice", CreatedAt: time.Now()})
 	if err != nil {
 		b.Fatal(err)
@@ -242,10 +243,18 @@ func BenchmarkChildren10k(b *testing.B) {
 	if err := s.CreateNodes(ctx, uid, items); err != nil {
 		b.Fatal(err)
 	}
+	return s, dir.ID
+}
+
+func BenchmarkChildren10k(b *testing.B) {
+	ctx := b.Context()
+	s, dirID := setupBench(b)
+	defer s.Close()
+	const n = 10_000
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		list, err := s.Children(ctx, dir.ID)
+		list, err := s.Children(ctx, dirID)
 		if err != nil {
 			b.Fatal(err)
 		}
