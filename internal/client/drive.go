@@ -428,19 +428,28 @@ func (d *Drive) Resolve(ctx context.Context, p string) (*Entry, error) {
 // Root returns the drive's root folder.
 func (d *Drive) Root() *Entry { return d.root }
 
-// newChild makes the signed record of a new node named name under parent,
-// with a fresh node key.
+// newChild makes the record of a new node named name under parent, with a
+// fresh ID and node key.
 func (d *Drive) newChild(parent *Entry, name string, kind crypto.NodeKind) (*Entry, *crypto.NodeRecord, error) {
+	return d.newChildWith(parent, name, kind, nil, nil)
+}
+
+// newChildWith is newChild with a given ID and key (both nil: fresh ones),
+// for resuming an upload begun earlier.
+func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, id []byte, k *crypto.NodeKey) (*Entry, *crypto.NodeRecord, error) {
 	pk, err := parent.nodeKeys()
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := crypto.NewID()
-	if err != nil {
-		return nil, nil, err
+	if id == nil {
+		if id, err = crypto.NewID(); err != nil {
+			return nil, nil, err
+		}
 	}
-	key, err := crypto.NewNodeKey()
-	if err != nil {
+	var key crypto.NodeKey
+	if k != nil {
+		key = *k
+	} else if key, err = crypto.NewNodeKey(); err != nil {
 		return nil, nil, err
 	}
 	ref := crypto.NodeRef{Volume: d.volume, Parent: parent.ID, Node: id}

@@ -374,6 +374,16 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 		rec *crypto.NodeRecord
 		seq uint64 = 1
 	)
+	// An earlier, interrupted upload of this file to this place?
+	stateName := resumeName(u.d, parent, name, local)
+	st, err := loadResume(u.d.cfg, stateName)
+	if err != nil {
+		return err
+	}
+	if st != nil && (st.Identity != identityOf(info) || st.NewNode != (old == nil) || (old != nil && string(st.NodeID) != string(old.ID))) {
+		st.remove()
+		st = nil
+	}
 	if old != nil {
 		e = old
 		if rec, err = fromWire(&old.Record); err != nil {
@@ -381,12 +391,59 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 		}
 		rec.Version++
 		seq = u.lastSeq(ctx, old) + 1
-	} else if e, rec, err = u.d.newChild(parent, name, crypto.KindFile); err != nil {
-		return err
+	} else {
+		var id []byte
+		var key *crypto.NodeKey
+		if st != nil {
+			pk, err := parent.nodeKeys()
+			if err != nil {
+				return err
+			}
+			k, err := crypto.UnwrapNodeKey(pk, crypto.NodeRef{Volume: u.d.volume, Parent: parent.ID, Node: st.NodeID}, st.SealedNodeKey)
+			if err != nil {
+				st.remove()
+				st = nil
+			} else {
+				id, key = st.NodeID, &k
+			}
+		}
+		if e, rec, err = u.d.newChildWith(parent, name, crypto.KindFile, id, key); err != nil {
+			return err
+		}
 	}
-	rev, ck, sealedCK, err := u.newRevision(e)
-	if err != nil {
-		return err
+	var (
+		rev      []byte
+		ck       crypto.ContentKey
+		sealedCK []byte
+		reuse    map[int][32]byte
+	)
+	if st != nil {
+		nk, err := e.nodeKeys()
+		if err != nil {
+			return err
+		}
+		rev, sealedCK, seq = st.Revision, st.SealedContentKey, max(seq, st.Seq)
+		if ck, err = crypto.OpenContentKey(nk, u.d.volume, e.ID, rev, sealedCK); err != nil {
+			st.remove()
+			st = nil
+		} else if reuse, err = u.stillStored(ctx, st); err != nil {
+			return err
+		}
+	}
+	if st == nil {
+		if rev, ck, sealedCK, err = u.newRevision(e); err != nil {
+			return err
+		}
+		st = &resumeState{
+			Identity: identityOf(info), NewNode: old == nil, NodeID: e.ID, Revision: rev, Seq: seq,
+			SealedContentKey: sealedCK, Blocks: map[int]blockDone{}, cfg: u.d.cfg, name: stateName,
+		}
+		if old == nil {
+			st.SealedNodeKey = rec.SealedKey
+		}
+		if err := st.save(); err != nil {
+			return err
+		}
 	}
 	sealer, err := crypto.NewBlockSealer(ck, u.d.volume, e.ID, rev)
 	if err != nil {
@@ -395,8 +452,9 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	size := info.Size()
 	n := int((size + crypto.BlockSize - 1) / crypto.BlockSize)
 	ids := make([][32]byte, n)
-	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids)
+	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids, reuse, st.uploaded)
 	if err != nil {
+		_ = st.save()
 		return err
 	}
 	if st, err := f.Stat(); err != nil || st.Size() != size || !st.ModTime().Equal(info.ModTime()) {
@@ -416,8 +474,35 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", path.Join(parent.path, name), err)
 	}
+	st.remove()
 	u.d.seen.record(e.ID, rec.Version)
 	return nil
+}
+
+// stillStored returns the blocks of an interrupted upload that the server
+// still holds, by index.
+func (u *uploader) stillStored(ctx context.Context, st *resumeState) (map[int][32]byte, error) {
+	var req api.BlockIDs
+	for _, b := range st.Blocks {
+		req.IDs = append(req.IDs, b.ID)
+	}
+	var missing api.BlockIDs
+	if err := u.d.acc.t.do(ctx, http.MethodPost, api.PathBlocksMissing, req, &missing); err != nil {
+		return nil, fmt.Errorf("resume upload: %w", err)
+	}
+	gone := make(map[string]bool, len(missing.IDs))
+	for _, id := range missing.IDs {
+		gone[string(id)] = true
+	}
+	reuse := make(map[int][32]byte, len(st.Blocks))
+	for i, b := range st.Blocks {
+		if !gone[string(b.ID)] && len(b.ID) == 32 {
+			var id [32]byte
+			copy(id[:], b.ID)
+			reuse[i] = id
+		}
+	}
+	return reuse, nil
 }
 
 // lastSeq is the highest revision sequence number of a file.
@@ -452,8 +537,15 @@ type blockJob struct {
 
 // sendBlocks reads the file in order, hashing it, and hands blocks to
 // workers that seal and upload them. It returns the plaintext SHA-256.
-func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, size int64, sealer *crypto.BlockSealer, ids [][32]byte) ([32]byte, error) {
+//
+// Blocks in reuse are already on the server and are only read (for the
+// hash); every block sent is reported to uploaded.
+func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, size int64, sealer *crypto.BlockSealer, ids [][32]byte, reuse map[int][32]byte, uploaded func(int, [32]byte)) ([32]byte, error) {
 	var sum [32]byte
+	// Requests in flight run on the caller's context and finish even after
+	// another block failed, so every block the server stored is recorded
+	// for a resume; the failure only stops new blocks.
+	reqCtx := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan blockJob)
@@ -466,6 +558,15 @@ func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, siz
 		wg.Go(func() {
 			out := make([]byte, 0, crypto.SealedBlockSize(crypto.BlockSize))
 			for j := range jobs {
+				if ctx.Err() != nil {
+					free <- j.buf
+					continue
+				}
+				if id, ok := reuse[j.index]; ok {
+					ids[j.index] = id
+					free <- j.buf
+					continue
+				}
 				plain := j.buf[:j.n]
 				if j.last {
 					pl := crypto.PadmeLen(j.n)
@@ -480,9 +581,11 @@ func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, siz
 				}
 				id := crypto.BlockID(blk)
 				ids[j.index] = id
-				if err := u.d.acc.t.doRaw(ctx, http.MethodPut, "/v1/blocks/"+hex.EncodeToString(id[:]), "application/octet-stream", bytes.NewReader(blk), int64(len(blk)), nil); err != nil {
+				if err := u.d.acc.t.doRaw(reqCtx, http.MethodPut, "/v1/blocks/"+hex.EncodeToString(id[:]), "application/octet-stream", bytes.NewReader(blk), int64(len(blk)), nil); err != nil {
 					cancel(fmt.Errorf("upload block %d of %s: %w", j.index, local, err))
+					continue
 				}
+				uploaded(j.index, id)
 			}
 		})
 	}
