@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/crypto"
@@ -41,8 +42,13 @@ func (d *Drive) Get(ctx context.Context, remote, local string, opt GetOptions) e
 		}
 		local = filepath.Join(local, name)
 	}
-	var total int64
+	var (
+		mu    sync.Mutex
+		total int64
+	)
 	progress := func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
 		total += int64(n)
 		if opt.Progress != nil {
 			opt.Progress(total)
@@ -62,13 +68,45 @@ func (d *Drive) getEntry(ctx context.Context, e *Entry, local string, progress f
 	if err != nil {
 		return err
 	}
+	// Small files cost a round trip each, so several download at once.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, parallelFiles)
+	var wg sync.WaitGroup
 	for _, k := range kids {
-		if err := d.getEntry(ctx, k, filepath.Join(local, k.Name), progress); err != nil {
-			return err
+		if k.IsDir() {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := d.getFile(ctx, k, filepath.Join(local, k.Name), progress); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if k.IsDir() {
+			if err := d.getEntry(ctx, k, filepath.Join(local, k.Name), progress); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// parallelFiles is how many files of a folder download at once.
+const parallelFiles = 8
 
 func (d *Drive) getFile(ctx context.Context, e *Entry, local string, progress func(int)) error {
 	if _, err := os.Stat(local); err == nil {
