@@ -194,7 +194,7 @@ func (s *BlockSealer) Open(dst, block []byte, index uint64, last bool) ([]byte, 
 	switch {
 	case n < 1 || n > s.blockSize,
 		!last && n != s.blockSize,
-		false:
+		last && padmeCapped(n, s.blockSize) != n:
 		return nil, fmt.Errorf("coffer/crypto: open block %d of revision %x: %w", index, s.revision, ErrDecrypt)
 	}
 	ad := s.ad(index, last)

@@ -219,14 +219,15 @@ func PadmeLen(n int) int {
 	return padmeCapped(n, BlockSize)
 }
 
-func padmeCapped(n, max int) int {
+// padmeCapped is PadmeLen for a block size of limit.
+func padmeCapped(n, limit int) int {
 	if n <= 0 {
 		return 0
 	}
-	if n >= max {
-		return max
+	if n >= limit {
+		return limit
 	}
-	return min(padme(n), max)
+	return min(padme(n), limit)
 }
 
 // padme is Padmé without the cap: with E = floor(log2 n), S = floor(log2

@@ -166,7 +166,8 @@ func parseNamePlaintext(pt []byte) (string, error) {
 // learning them. The key is per folder, so equal names in two folders do
 // not match. Pass a name NormalizeName accepts; NameHash normalizes again
 // so that composed and decomposed spellings hash alike. With nil or
-// underived keys it returns all zeros, a value no real name hashes to.
+// underived keys it returns all zeros rather than panicking; every such
+// call then collides on the server, so the mistake fails closed.
 func NameHash(parent *NodeKeys, name string) [32]byte {
 	var sum [32]byte
 	if !parent.usable() {

@@ -313,3 +313,52 @@ func TestRootKeyNeedsSignedRecord(t *testing.T) {
 		t.Errorf("root record with the server's key: error = %v, want ErrBadSignature", err)
 	}
 }
+
+// TestNodeKeysConcurrent shares one NodeKeys between goroutines, as a
+// listing that works in parallel does; the race detector checks that
+// nothing in it is written after Derive.
+func TestNodeKeysConcurrent(t *testing.T) {
+	tt := newTestTree(t)
+	ref := tt.fileRef()
+	sealedName, err := SealName(tt.folderKeys, ref, "report.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedKey, err := WrapNodeKey(tt.folderKeys, ref, tt.fileKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NameHash(tt.folderKeys, "report.pdf")
+	errs := make(chan error, 4)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 200 {
+				if n, err := OpenName(tt.folderKeys, ref, sealedName); err != nil || n != "report.pdf" {
+					errs <- errors.New("OpenName failed")
+					return
+				}
+				if k, err := UnwrapNodeKey(tt.folderKeys, ref, sealedKey); err != nil || k != tt.fileKey {
+					errs <- errors.New("UnwrapNodeKey failed")
+					return
+				}
+				if NameHash(tt.folderKeys, "report.pdf") != want {
+					errs <- errors.New("NameHash differs")
+					return
+				}
+				if _, err := SealName(tt.folderKeys, ref, "x"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
