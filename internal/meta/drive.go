@@ -114,6 +114,9 @@ type DriveStore interface {
 	Node(ctx context.Context, id []byte) (*Node, error)
 	// Children returns the active children of a folder, in no set order.
 	Children(ctx context.Context, parentID []byte) ([]Node, error)
+	// HeadRevisions returns the head revisions of a folder's active
+	// children (files), in one query: a listing needs them all.
+	HeadRevisions(ctx context.Context, parentID []byte) ([]Revision, error)
 	// ChildByNameHash returns the active child with this name hash, or ErrNotFound.
 	ChildByNameHash(ctx context.Context, parentID, nameHash []byte) (*Node, error)
 

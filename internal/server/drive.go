@@ -265,7 +265,6 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request, sess *me
 		s.writeError(w, r, err)
 		return
 	}
-	var kids []meta.Node
 	if h := r.URL.Query().Get("name_hash"); h != "" {
 		hash, err := base64.RawURLEncoding.DecodeString(h)
 		if err != nil || len(hash) != 32 {
@@ -277,24 +276,44 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request, sess *me
 			s.writeError(w, r, fmt.Errorf("look up child: %w", err))
 			return
 		}
+		out := api.NodeList{Nodes: []api.Node{}}
 		if err == nil {
-			kids = []meta.Node{*c}
+			an, err := s.withHead(ctx, c)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			out.Nodes = append(out.Nodes, an)
 		}
-	} else {
-		kids, err = s.store.Children(ctx, n.ID)
-		if err != nil {
-			s.writeError(w, r, fmt.Errorf("list children: %w", err))
-			return
-		}
+		writeJSON(w, http.StatusOK, out)
+		return
 	}
-	out := api.NodeList{Nodes: make([]api.Node, 0, len(kids))}
+	kids, err := s.store.Children(ctx, n.ID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list children: %w", err))
+		return
+	}
+	// One query for every head, not one per file.
+	heads, err := s.store.HeadRevisions(ctx, n.ID)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("list head revisions: %w", err))
+		return
+	}
+	byID := make(map[string]*meta.Revision, len(heads))
+	for i := range heads {
+		byID[string(heads[i].ID)] = &heads[i]
+	}
+	out := api.NodeList{Nodes: make([]api.Node, len(kids))}
 	for i := range kids {
-		an, err := s.withHead(ctx, &kids[i])
-		if err != nil {
-			s.writeError(w, r, err)
-			return
+		out.Nodes[i] = toAPINode(&kids[i])
+		if kids[i].RevisionID != nil {
+			h := byID[string(kids[i].RevisionID)]
+			if h == nil {
+				s.writeError(w, r, fmt.Errorf("head revision of %x is missing", kids[i].ID))
+				return
+			}
+			out.Nodes[i].Head = toAPIRevision(h)
 		}
-		out.Nodes = append(out.Nodes, an)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -340,6 +340,41 @@ var nodeTests = []test{
 		// The refused revisions reference nothing.
 		checkGarbage(t, s, []string{"b1", "b2"}, "b1", "b2")
 	}},
+	{"MislabelledRecords", func(t *testing.T, s meta.Store) {
+		// The IDs a record carries must agree with where it goes.
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		bob := newDrive(t, s, "bob")
+		other, _ := d.file(d.root, "other")
+		for name, spoil := range map[string]func(f meta.NewFile){
+			"node in another volume":         func(f meta.NewFile) { f.Node.VolumeID = bob.vol.ID },
+			"revision of another node":       func(f meta.NewFile) { f.Revision.NodeID = other.ID },
+			"revision in another volume":     func(f meta.NewFile) { f.Revision.VolumeID = bob.vol.ID },
+			"node naming another head":       func(f meta.NewFile) { f.Node.RevisionID = other.RevisionID },
+			"node naming another head's seq": func(f meta.NewFile) { f.Node.RevisionSeq = 7 },
+		} {
+			f := d.newFile(d.root, "f")
+			spoil(f)
+			wantErr(t, "CreateNodes of a "+name, s.CreateNodes(ctx, d.owner, []meta.NewFile{f}), meta.ErrInvalid)
+			d.checkGone(f.Node)
+		}
+
+		f, r1 := d.file(d.root, "f")
+		for name, spoil := range map[string]func(u *meta.NodeUpdate, r *meta.Revision){
+			"revision of another node":   func(_ *meta.NodeUpdate, r *meta.Revision) { r.NodeID = other.ID },
+			"revision in another volume": func(_ *meta.NodeUpdate, r *meta.Revision) { r.VolumeID = bob.vol.ID },
+			"record naming another head": func(u *meta.NodeUpdate, _ *meta.Revision) { u.RevisionID = r1.ID },
+			"record naming another seq":  func(u *meta.NodeUpdate, _ *meta.Revision) { u.RevisionSeq = 9 },
+		} {
+			r := d.newRevision(f, 2)
+			u := next(f)
+			u.RevisionID, u.RevisionSeq = r.ID, r.Seq
+			spoil(&u, r)
+			wantErr(t, "CommitRevision of a "+name, s.CommitRevision(ctx, d.owner, f.ID, u, r, 0), meta.ErrInvalid)
+		}
+		d.checkStored(f)
+		d.checkRevisions(f, r1)
+	}},
 	{"UnknownKind", func(t *testing.T, s meta.Store) {
 		d := newDrive(t, s, "alice")
 		folderWithRev := d.newFile(d.root, "a")
@@ -601,6 +636,35 @@ var updateTests = []test{
 }
 
 var revisionTests = []test{
+	{"HeadRevisions", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		sub := d.folder(d.root, "sub")
+		a, _ := d.file(d.root, "a", "b1")
+		a, ra2 := d.commit(a, 0, "b2")
+		_, rb := d.file(d.root, "b", "b3")
+		trashed, _ := d.file(d.root, "gone", "b4")
+		d.file(sub, "deeper", "b5")
+		if err := s.TrashNode(ctx, trashed.ID, t0); err != nil {
+			t.Fatalf("TrashNode: %v", err)
+		}
+		got, err := s.HeadRevisions(ctx, d.root.ID)
+		if err != nil {
+			t.Fatalf("HeadRevisions: %v", err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("HeadRevisions returned %d revisions, want the heads of a and b", len(got))
+		}
+		byNode := map[string]*meta.Revision{}
+		for i := range got {
+			byNode[string(got[i].NodeID)] = &got[i]
+		}
+		checkRevision(t, byNode[string(a.ID)], ra2)
+		checkRevision(t, byNode[string(rb.NodeID)], rb)
+		if got, err := s.HeadRevisions(ctx, sub.ID); err != nil || len(got) != 1 {
+			t.Fatalf("HeadRevisions of sub = %d, %v; want 1", len(got), err)
+		}
+	}},
 	{"Commit", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		d := newDrive(t, s, "alice")
@@ -1111,91 +1175,10 @@ var blockTests = []test{
 
 var driveConcurrencyTests = []test{
 	{"CreateSameName", func(t *testing.T, s meta.Store) {
-		d := newDrive(t, s, "alice")
-		dir := d.folder(d.root, "dir")
-		const n = 20
-		items := make([]meta.NewFile, n)
-		for i := range items {
-			if i%2 == 0 {
-				items[i] = d.newFolder(dir, "same")
-			} else {
-				items[i] = d.newFile(dir, "same")
-			}
-		}
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				errs[i] = s.CreateNodes(t.Context(), d.owner, []meta.NewFile{items[i]})
-			})
-		}
-		close(start)
-		wg.Wait()
-		var won []int
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				won = append(won, i)
-			case !errors.Is(err, meta.ErrExists):
-				t.Errorf("CreateNodes #%d: %v, want nil or ErrExists", i, err)
-			}
-		}
-		if len(won) != 1 {
-			t.Fatalf("%d concurrent CreateNodes of one name succeeded (%v), want 1", len(won), won)
-		}
-		d.checkChildren(dir, items[won[0]].Node)
+		CreateSameNameConcurrently(t, []meta.Store{s}, "alice", 20)
 	}},
 	{"CommitSameVersion", func(t *testing.T, s meta.Store) {
-		d := newDrive(t, s, "alice")
-		f, r1 := d.file(d.root, "f", "b0")
-		const n = 20
-		revs := make([]*meta.Revision, n)
-		names := make([]string, n)
-		for i := range revs {
-			names[i] = fmt.Sprint("b", i+1)
-			// The same seq for all, as rival clients would pick.
-			revs[i] = d.newRevision(f, 2, d.upload(1000, names[i])...)
-		}
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				u := next(f)
-				u.RevisionID, u.RevisionSeq = revs[i].ID, revs[i].Seq
-				errs[i] = s.CommitRevision(t.Context(), d.owner, f.ID, u, revs[i], 2)
-			})
-		}
-		close(start)
-		wg.Wait()
-		var won []int
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				won = append(won, i)
-			case !errors.Is(err, meta.ErrConflict):
-				t.Errorf("CommitRevision #%d: %v, want nil or ErrConflict", i, err)
-			}
-		}
-		if len(won) != 1 {
-			t.Fatalf("%d concurrent CommitRevision with one version succeeded (%v), want 1", len(won), won)
-		}
-		w := won[0]
-		got := d.node(f.ID)
-		if got.Version != 2 || !slices.Equal(got.RevisionID, revs[w].ID) {
-			t.Errorf("node at version %d with head %x, want 2 with the winner's %x", got.Version, got.RevisionID, revs[w].ID)
-		}
-		d.checkRevisions(f, r1, revs[w])
-		var wantGarbage []string
-		for i, name := range names {
-			if i != w {
-				wantGarbage = append(wantGarbage, name)
-			}
-		}
-		checkGarbage(t, s, append([]string{"b0"}, names...), wantGarbage...)
+		CommitConcurrently(t, []meta.Store{s}, "alice", 20)
 	}},
 	{"CrossedMoves", func(t *testing.T, s meta.Store) {
 		// Moving a into b and b into a at once would make a cycle cut
@@ -1286,4 +1269,105 @@ var driveConcurrencyTests = []test{
 		checkUsage(t, s, d.owner, 1010, 0)
 		checkGarbage(t, s, []string{"b1", "loose", "new"}, "loose")
 	}},
+}
+
+// CreateSameNameConcurrently creates the account name with a volume and a
+// folder, then has n goroutines, spread over stores (which must share one
+// database), each create a node of one name in the folder at once, and
+// checks that exactly one succeeds and the rest fail with meta.ErrExists.
+// It is exported for implementations' own tests with several stores.
+func CreateSameNameConcurrently(t *testing.T, stores []meta.Store, name string, n int) {
+	t.Helper()
+	d := newDrive(t, stores[0], name)
+	dir := d.folder(d.root, "dir")
+	items := make([]meta.NewFile, n)
+	for i := range items {
+		if i%2 == 0 {
+			items[i] = d.newFolder(dir, "same")
+		} else {
+			items[i] = d.newFile(dir, "same")
+		}
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = stores[i%len(stores)].CreateNodes(t.Context(), d.owner, []meta.NewFile{items[i]})
+		})
+	}
+	close(start)
+	wg.Wait()
+	var won []int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won = append(won, i)
+		case !errors.Is(err, meta.ErrExists):
+			t.Errorf("CreateNodes #%d: %v, want nil or ErrExists", i, err)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d concurrent CreateNodes of one name succeeded (%v), want 1", len(won), won)
+	}
+	d.checkChildren(dir, items[won[0]].Node)
+}
+
+// CommitConcurrently creates the account name with a volume and a file,
+// then has n goroutines, spread over stores (which must share one
+// database), each commit a revision expecting the file's current version,
+// and checks that exactly one succeeds, the rest fail with
+// meta.ErrConflict, and the losers' blocks stay unreferenced. It is
+// exported for implementations' own tests with several stores.
+func CommitConcurrently(t *testing.T, stores []meta.Store, name string, n int) {
+	t.Helper()
+	d := newDrive(t, stores[0], name)
+	first := name + "/b0" // block names are global to the store
+	f, r1 := d.file(d.root, "f", first)
+	revs := make([]*meta.Revision, n)
+	names := make([]string, n)
+	for i := range revs {
+		names[i] = fmt.Sprint(name, "/b", i+1)
+		// The same seq for all, as rival clients would pick.
+		revs[i] = d.newRevision(f, 2, d.upload(1000, names[i])...)
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			u := next(f)
+			u.RevisionID, u.RevisionSeq = revs[i].ID, revs[i].Seq
+			errs[i] = stores[i%len(stores)].CommitRevision(t.Context(), d.owner, f.ID, u, revs[i], 2)
+		})
+	}
+	close(start)
+	wg.Wait()
+	var won []int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won = append(won, i)
+		case !errors.Is(err, meta.ErrConflict):
+			t.Errorf("CommitRevision #%d: %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d concurrent CommitRevision with one version succeeded (%v), want 1", len(won), won)
+	}
+	w := won[0]
+	got := d.node(f.ID)
+	if got.Version != 2 || !slices.Equal(got.RevisionID, revs[w].ID) {
+		t.Errorf("node at version %d with head %x, want 2 with the winner's %x", got.Version, got.RevisionID, revs[w].ID)
+	}
+	d.checkRevisions(f, r1, revs[w])
+	var wantGarbage []string
+	for i, b := range names {
+		if i != w {
+			wantGarbage = append(wantGarbage, b)
+		}
+	}
+	checkGarbage(t, stores[0], append([]string{first}, names...), wantGarbage...)
 }

@@ -144,7 +144,10 @@ func (d *drive) file(parent *meta.Node, name string, blocks ...string) (*meta.No
 // returns their IDs.
 func (d *drive) upload(size int64, names ...string) [][]byte {
 	d.t.Helper()
-	ids := make([][]byte, len(names))
+	var ids [][]byte // nil for none, as a revision without blocks reads back
+	if len(names) > 0 {
+		ids = make([][]byte, len(names))
+	}
 	for i, name := range names {
 		ids[i] = blockID(name)
 		if err := d.s.AddBlock(d.t.Context(), d.owner, ids[i], size, t0); err != nil {

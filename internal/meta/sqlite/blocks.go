@@ -22,7 +22,8 @@ const maxParams = 500
 // AddBlock records a block that ownerID uploaded and charges its size to
 // the account. Adding a block the account uploaded already changes
 // nothing but the upload time, which moves forward, so that garbage
-// collection does not take a block being uploaded again for abandoned.
+// collection does not take a block being uploaded again for abandoned;
+// the size stays the one first recorded (block IDs name their content).
 // It returns meta.ErrQuota if the account's quota is set and the block
 // would take its use over it, meta.ErrExists if another account uploaded
 // a block with this ID, and meta.ErrNotFound if there is no such account.

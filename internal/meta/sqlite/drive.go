@@ -627,6 +627,26 @@ func (s *Store) revisions(ctx context.Context, nodeID []byte) ([]meta.Revision, 
 	if err != nil {
 		return nil, err
 	}
+	return scanRevisions(rows)
+}
+
+// HeadRevisions returns the head revisions of a folder's active children.
+func (s *Store) HeadRevisions(ctx context.Context, parentID []byte) ([]meta.Revision, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT r.id, r.node_id, r.volume_id, r.seq, r.sealed_content_key, r.sealed_attrs,
+			r.blocks, r.size, r.author, r.signature, r.created_at
+		FROM nodes n JOIN revisions r ON r.id = n.revision_id
+		WHERE n.parent_id = ? AND n.state = 0`, parentID)
+	if err != nil {
+		return nil, fmt.Errorf("head revisions under %x: %w", parentID, dbErr(err))
+	}
+	list, err := scanRevisions(rows)
+	if err != nil {
+		return nil, fmt.Errorf("head revisions under %x: %w", parentID, dbErr(err))
+	}
+	return list, nil
+}
+
+func scanRevisions(rows *sql.Rows) ([]meta.Revision, error) {
 	defer rows.Close()
 	rr := newRevisionRow()
 	var list []meta.Revision

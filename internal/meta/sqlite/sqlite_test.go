@@ -182,6 +182,12 @@ func TestTwoStoresOneFile(t *testing.T) {
 	t.Run("CreateSessionsDuringReplace", func(t *testing.T) {
 		metatest.CreateSessionsDuringReplace(t, stores, "alice", 8)
 	})
+	t.Run("CreateSameName", func(t *testing.T) {
+		metatest.CreateSameNameConcurrently(t, stores, "bob", 20)
+	})
+	t.Run("CommitSameVersion", func(t *testing.T) {
+		metatest.CommitConcurrently(t, stores, "carol", 20)
+	})
 	t.Run("TakeChallengeOnce", func(t *testing.T) {
 		ctx := t.Context()
 		exp := time.Now().Add(time.Hour)
