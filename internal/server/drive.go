@@ -33,7 +33,7 @@ func driveErr(err error, what string) error {
 	case errors.Is(err, meta.ErrNotFound):
 		return &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: what + ": not found"}
 	case errors.Is(err, meta.ErrExists):
-		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: what + ": the name is taken in that folder"}
+		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: what + ": already exists (the name is taken in that folder, or the ID or version is in use)"}
 	case errors.Is(err, meta.ErrConflict):
 		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: what + ": it changed meanwhile; read it again"}
 	case errors.Is(err, meta.ErrInvalid):
@@ -611,6 +611,12 @@ func (s *Server) recordBlock(ctx context.Context, userID int64, id blob.ID, size
 			s.log.WarnContext(ctx, "remove refused block", "block", id.String(), "err", derr)
 		}
 		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: "storage quota exceeded"}
+	}
+	if errors.Is(err, meta.ErrExists) {
+		// Another account holds a block with this ID: with random keys
+		// and nonces that happens only on purpose. Its bytes are equal
+		// (they hash to the ID), so nothing needs undoing.
+		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: fmt.Sprintf("block %s belongs to another account", id)}
 	}
 	if err != nil {
 		return fmt.Errorf("record block %s: %w", id, err)
