@@ -79,6 +79,8 @@ type Store interface {
 	// Putting a block that is already stored succeeds, and leaves a sound
 	// copy even if the old one had rotted.
 	//
+	// Put does not limit the size of a block; callers bound r.
+	//
 	// When Put returns nil the block is durable: it survives a crash or
 	// power loss of the machine holding it (implementations document what
 	// exactly they rely on).

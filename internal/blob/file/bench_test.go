@@ -54,6 +54,7 @@ func BenchmarkPut4MiBParallel(b *testing.B) {
 	b.SetBytes(blobtest.MaxBlock)
 	b.SetParallelism(2) // 4 goroutines on 2 cores
 	var next atomic.Uint64
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			blk := blocks[next.Add(1)%uint64(len(blocks))]

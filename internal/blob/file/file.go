@@ -15,18 +15,19 @@
 // name points at it, and rename replaces a name atomically, so after a
 // crash the final name holds either nothing or the whole block, never a
 // part. The fsync of the folder makes the new name itself durable; only
-// then does Put return. The first time this process puts a block into a
-// fan-out folder it also fsyncs the folders above it, since the folder may
-// have been created, by this or an earlier process, without its own name
-// being flushed. The temp file's name in DIR/tmp need not be durable: if
-// it comes back after a crash, it is garbage that Open removes.
+// then does Put return. A fan-out folder's own name must be durable too:
+// Open fsyncs the folders holding the fan-out folders it finds, and the
+// first Put into any other folder also fsyncs the two folders above it.
+// The temp file's name in DIR/tmp need not be durable: if it comes back
+// after a crash, it is garbage that a later Open removes.
 //
 // PutBatch makes the same promise for every block of a batch and goes
-// through the same steps, but in phases: it writes all temp files and asks
-// the kernel to start flushing them, then fsyncs them all, several at a
-// time so that the filesystem's journal commits them together; then it
-// renames all of them; then it fsyncs each folder it touched once. A batch
-// of 500 small blocks thus costs a few journal commits instead of 1,000.
+// through the same steps, but in phases: it writes all temp files, then
+// fsyncs them all, several at a time so that the filesystem's journal
+// commits them together; then it renames all of them; then it fsyncs each
+// folder it touched once, again several at a time. A batch of 500 small
+// blocks thus shares its flushes instead of paying two of its own per
+// block (one for the file, one for its folder), as 500 Puts do.
 //
 // All of this relies on fsync doing what POSIX says, as it does on ext4,
 // XFS, btrfs and ZFS on Linux. On macOS fsync does not flush the drive's
@@ -374,9 +375,10 @@ type temp struct {
 func (s *Store) install(ctx context.Context, temps []temp) error {
 	dirs := make(map[string]bool)
 	var newLeaves []int
+	made := make(map[int]bool)
 	ensure := func(id blob.ID) error {
 		l := leaf(id)
-		if s.isKnown(l) {
+		if s.isKnown(l) || made[l] {
 			return nil
 		}
 		ld := s.leafDir(id)
@@ -389,6 +391,7 @@ func (s *Store) install(ctx context.Context, temps []temp) error {
 		dirs[ab] = true
 		dirs[filepath.Dir(ab)] = true
 		newLeaves = append(newLeaves, l)
+		made[l] = true
 		return nil
 	}
 	for _, t := range temps {
@@ -402,7 +405,9 @@ func (s *Store) install(ctx context.Context, temps []temp) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Someone removed the fan-out folder since this process
 			// last looked. Make it again and retry once.
-			s.known[leaf(t.id)/64].And(^(1 << (leaf(t.id) % 64)))
+			l := leaf(t.id)
+			s.known[l/64].And(^(1 << (l % 64)))
+			made[l] = false
 			if err = ensure(t.id); err == nil {
 				err = os.Rename(t.name, dst)
 			}
@@ -502,9 +507,9 @@ func (s *Store) writeTemps(ctx context.Context, blocks []*blob.Block) ([]temp, e
 			}
 		}
 	}()
-	// Write them all first, asking the kernel to start writing each
-	// out, so that by the time the fsyncs come the disk has had all of
-	// the data at once rather than one file per round trip.
+	// Write them all first, then fsync them all at once: concurrent
+	// fsyncs share the journal commits (and drive cache flushes) that
+	// one after another would each pay for alone.
 	err := parallel(ctx, len(blocks), func(i int) error {
 		b := blocks[i]
 		f, err := os.CreateTemp(s.tmp, tmpPattern)
@@ -516,7 +521,6 @@ func (s *Store) writeTemps(ctx context.Context, blocks []*blob.Block) ([]temp, e
 		if _, err := f.Write(b.Data); err != nil {
 			return fmt.Errorf("put block %x: %w", b.ID[:8], err)
 		}
-		startWriteback(f)
 		return nil
 	})
 	if err == nil {

@@ -3,11 +3,13 @@ package file
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/blob"
@@ -243,5 +245,71 @@ func TestMissingFanoutFolder(t *testing.T) {
 	putBytes(t, s, []byte("a"))
 	if _, err := s.Stat(t.Context(), id); err != nil {
 		t.Errorf("Stat: %v", err)
+	}
+}
+
+// TestReopenLearnsFolders checks that Open marks the fan-out folders that
+// exist as known, so Puts after a restart do not flush their parents again.
+func TestReopenLearnsFolders(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	id := putBytes(t, s, []byte("a"))
+	if !s.isKnown(leaf(id)) {
+		t.Errorf("leaf of a put block not known")
+	}
+	s2 := openTest(t, dir)
+	if !s2.isKnown(leaf(id)) {
+		t.Errorf("leaf of a stored block not known after reopen")
+	}
+	other := leaf(id) ^ 1
+	if s2.isKnown(other) {
+		t.Errorf("leaf %04x known but never made", other)
+	}
+}
+
+// TestFailuresLeaveNoTemps checks that every failed Put and PutBatch
+// removes its temp files.
+func TestFailuresLeaveNoTemps(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	ctx := t.Context()
+	data := bytes.Repeat([]byte("z"), 3<<20)
+	id := blob.Sum(data)
+
+	if err := s.Put(ctx, blob.Sum(nil), bytes.NewReader(data)); !errors.Is(err, blob.ErrCorrupt) {
+		t.Errorf("Put under the wrong ID: %v", err)
+	}
+	boom := errors.New("boom")
+	r := io.MultiReader(bytes.NewReader(data[:1<<20]), iotest.ErrReader(boom))
+	if err := s.Put(ctx, id, r); !errors.Is(err, boom) {
+		t.Errorf("Put with a failing reader: %v", err)
+	}
+
+	// Block the fan-out folder of one block of a batch with a file, so
+	// that the batch fails after writing its temp files.
+	var blocks []blob.Block
+	for i := range 20 {
+		d := []byte{byte(i)}
+		blocks = append(blocks, blob.Block{ID: blob.Sum(d), Data: d})
+	}
+	hex := blocks[7].ID.String()
+	if err := os.WriteFile(filepath.Join(dir, hex[:2]), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBatch(ctx, blocks); err == nil {
+		t.Errorf("PutBatch into a blocked folder succeeded")
+	} else {
+		t.Logf("PutBatch: %v", err)
+	}
+	if err := s.Put(ctx, blocks[7].ID, bytes.NewReader(blocks[7].Data)); err == nil {
+		t.Errorf("Put into a blocked folder succeeded")
+	}
+
+	entries, err := os.ReadDir(filepath.Join(dir, tmpDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("temp file %s left behind", e.Name())
 	}
 }
