@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -677,7 +676,7 @@ func (s *Server) handleBlocksBatch(w http.ResponseWriter, r *http.Request, sess 
 		s.writeError(w, r, badRequest("batch: no blocks"))
 		return
 	}
-	if err := s.putBlocks(ctx, blocks); err != nil {
+	if err := blob.PutBatch(ctx, s.blobs, blocks); err != nil {
 		if errors.Is(err, blob.ErrCorrupt) {
 			s.writeError(w, r, badRequest("batch: %v", err))
 			return
@@ -692,19 +691,6 @@ func (s *Server) handleBlocksBatch(w http.ResponseWriter, r *http.Request, sess 
 		}
 	}
 	writeJSON(w, http.StatusCreated, api.Empty{})
-}
-
-// putBlocks stores blocks with one group commit when the store can.
-func (s *Server) putBlocks(ctx context.Context, blocks []blob.Block) error {
-	if bp, ok := s.blobs.(blob.BatchPutter); ok {
-		return bp.PutBatch(ctx, blocks)
-	}
-	for _, b := range blocks {
-		if err := s.blobs.Put(ctx, b.ID, bytes.NewReader(b.Data)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *Server) handleGetBlock(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
