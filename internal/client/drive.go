@@ -77,10 +77,6 @@ func (e *Entry) nodeKeys() (*crypto.NodeKeys, error) {
 	return e.keys, nil
 }
 
-func (e *Entry) ref() crypto.NodeRef {
-	return crypto.NodeRef{Volume: e.Record.Volume, Parent: e.Parent, Node: e.ID}
-}
-
 func b64(id []byte) string { return base64.RawURLEncoding.EncodeToString(id) }
 
 // Drive opens the account's drive, creating it on first use. The root
