@@ -38,20 +38,22 @@ const (
 // Node is a folder or file record. All but Trashed and Head is signed by
 // Author (docs/crypto.md, node record); the server cannot forge it.
 type Node struct {
-	ID          []byte    `json:"id"`
-	Volume      []byte    `json:"volume"`
-	Parent      []byte    `json:"parent,omitempty"`
-	Kind        int       `json:"kind"`
-	NameHash    []byte    `json:"name_hash"`
-	SealedName  []byte    `json:"sealed_name"`
-	SealedKey   []byte    `json:"sealed_key"`
-	Author      string    `json:"author"`
-	Version     uint64    `json:"version"`
-	Revision    []byte    `json:"revision,omitempty"`
-	RevisionSeq uint64    `json:"revision_seq,omitempty"`
-	Signature   []byte    `json:"signature"`
-	Trashed     bool      `json:"trashed,omitempty"`
-	Head        *Revision `json:"head,omitempty"` // the head revision, in reads of files
+	ID          []byte `json:"id"`
+	Volume      []byte `json:"volume"`
+	Parent      []byte `json:"parent,omitempty"`
+	Kind        int    `json:"kind"`
+	NameHash    []byte `json:"name_hash"`
+	SealedName  []byte `json:"sealed_name"`
+	SealedKey   []byte `json:"sealed_key"`
+	Author      string `json:"author"`
+	Version     uint64 `json:"version"`
+	Revision    []byte `json:"revision,omitempty"`
+	RevisionSeq uint64 `json:"revision_seq,omitempty"`
+	// RevisionDigest is the digest of the head revision record.
+	RevisionDigest []byte    `json:"revision_digest,omitempty"`
+	Signature      []byte    `json:"signature"`
+	Trashed        bool      `json:"trashed,omitempty"`
+	Head           *Revision `json:"head,omitempty"` // the head revision, in reads of files
 }
 
 // Revision is a file's content version, signed by Author.

@@ -541,6 +541,7 @@ func recordOf(n *api.Node) *crypto.NodeRecord {
 		Revision: n.Revision, RevisionSeq: n.RevisionSeq,
 	}
 	copy(r.NameHash[:], n.NameHash)
+	copy(r.RevisionDigest[:], n.RevisionDigest)
 	return r
 }
 

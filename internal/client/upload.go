@@ -263,7 +263,7 @@ func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, 
 	if err != nil {
 		return api.Node{}, api.Revision{}, err
 	}
-	rec.Revision, rec.RevisionSeq = rev, seq
+	rec.Revision, rec.RevisionSeq, rec.RevisionDigest = rev, seq, rr.Digest()
 	wire, err := u.d.sign(rec)
 	if err != nil {
 		return api.Node{}, api.Revision{}, err

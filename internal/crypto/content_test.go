@@ -574,11 +574,22 @@ func TestRevisionRecord(t *testing.T) {
 		"attrs of another revision": func(r *RevisionRecord) { r.SealedAttrs = other.SealedAttrs },
 		"author":                    func(r *RevisionRecord) { r.Author = "bob" },
 	}
+	// Digest.
+	digest := r.Digest()
+	if want := sha256.Sum256(tagged(labelRevisionDigest, r.Marshal())); digest != want || digest == ([32]byte{}) {
+		t.Errorf("Digest = %x, want SHA-256(tagged(label, Marshal())) = %x", digest, want)
+	}
+	if signed := sha256.Sum256(tagged(labelRevision, r.Marshal())); digest == signed {
+		t.Error("Digest hashes the signed message: it needs its own label")
+	}
 	for name, edit := range edits {
 		c := cloneRevision(r)
 		edit(c)
 		if err := c.Verify(pub, sig); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s: error = %v, want ErrBadSignature", name, err)
+		}
+		if d := c.Digest(); d == digest {
+			t.Errorf("%s: digest unchanged", name)
 		}
 	}
 	if err := r.Verify(tt.other.IdentityPublic(), sig); !errors.Is(err, ErrBadSignature) {
@@ -624,6 +635,13 @@ func TestRevisionRecord(t *testing.T) {
 		if err := c.Verify(pub, s); !errors.Is(err, ErrBadSignature) || !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: Verify = %v", name, err)
 		}
+		if c.Digest() != ([32]byte{}) {
+			t.Errorf("%s: malformed record has a digest", name)
+		}
+	}
+	var nilRev *RevisionRecord
+	if nilRev.Digest() != ([32]byte{}) {
+		t.Error("nil record has a digest")
 	}
 }
 
@@ -656,27 +674,94 @@ func TestCheckManifest(t *testing.T) {
 	}
 }
 
+// TestMatchesHead serves revisions against a verified node record, as a
+// client listing a folder does. Every tampered revision is well formed and
+// validly signed by an account that may have signed it, so that only the
+// head check, and for most only the digest, stands between it and the
+// client.
 func TestMatchesHead(t *testing.T) {
 	tt := newTestTree(t)
-	r, _ := tt.revisionRecord(t, 1)
-	n := tt.fileRecord(t)
-	n.Revision, n.RevisionSeq = r.Revision, r.Seq
+	pub := tt.owner.IdentityPublic()
+	r, _ := tt.revisionRecord(t, 3)
+	n := tt.fileRecordWithHead(t, r)
+	nodeSig, err := n.Sign(tt.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Verify(pub, nodeSig); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.MatchesHead(n); err != nil {
 		t.Fatal(err)
 	}
-	older, _ := tt.revisionRecord(t, 1)
+	older, _ := tt.revisionRecord(t, 3)
 	older.Seq = r.Seq - 1
+	other, _ := tt.revisionRecord(t, 3)
+	for i := range other.Blocks {
+		other.Blocks[i] = sha256.Sum256([]byte{'o', byte(i)}) // revisionRecord's IDs are the same for every record
+	}
+	edit := func(fn func(c *RevisionRecord)) *RevisionRecord {
+		c := cloneRevision(r)
+		fn(c)
+		return c
+	}
+	signers := map[string]*AccountKeys{"author bob (signed by bob)": tt.other}
 	for name, c := range map[string]*RevisionRecord{
 		"older revision (rollback)": older,
-		"same ID, other seq":        func() *RevisionRecord { c := cloneRevision(r); c.Seq++; return c }(),
-		"other node":                func() *RevisionRecord { c := cloneRevision(r); c.Node = tt.sibling; return c }(),
-		"other volume":              func() *RevisionRecord { c := cloneRevision(r); c.Volume = tt.archive; return c }(),
+		"same ID, other seq":        edit(func(c *RevisionRecord) { c.Seq++ }),
+		"other node":                edit(func(c *RevisionRecord) { c.Node = tt.sibling }),
+		"other volume":              edit(func(c *RevisionRecord) { c.Volume = tt.archive }),
+		// Same volume, node, revision ID and seq: only the digest differs.
+		"other block list":              edit(func(c *RevisionRecord) { c.Blocks = other.Blocks }),
+		"block replaced":                edit(func(c *RevisionRecord) { c.Blocks[2] = other.Blocks[2] }),
+		"blocks reordered":              edit(func(c *RevisionRecord) { c.Blocks[0], c.Blocks[1] = c.Blocks[1], c.Blocks[0] }),
+		"last block dropped":            edit(func(c *RevisionRecord) { c.Blocks = c.Blocks[:2] }),
+		"other attrs":                   edit(func(c *RevisionRecord) { c.SealedAttrs = other.SealedAttrs }),
+		"other content key":             edit(func(c *RevisionRecord) { c.SealedContentKey = other.SealedContentKey }),
+		"author bob (signed by bob)":    edit(func(c *RevisionRecord) { c.Author = "bob" }),
+		"author changed, same signer":   edit(func(c *RevisionRecord) { c.Author = "alice2" }),
+		"content key bit flipped":       edit(func(c *RevisionRecord) { c.SealedContentKey = flip(c.SealedContentKey, 30, 1) }),
+		"attrs bit flipped":             edit(func(c *RevisionRecord) { c.SealedAttrs = flip(c.SealedAttrs, 30, 1) }),
+		"malformed (60-byte sealed CK)": edit(func(c *RevisionRecord) { c.SealedContentKey = c.SealedContentKey[:60] }),
 	} {
+		signer := tt.owner
+		if s, ok := signers[name]; ok {
+			signer = s
+		}
+		if sig, err := c.Sign(signer); err == nil {
+			if err := c.Verify(signer.IdentityPublic(), sig); err != nil {
+				t.Fatalf("%s: premise: the served revision is validly signed: %v", name, err)
+			}
+		} else if !errors.Is(err, ErrBadRecord) {
+			t.Fatal(err)
+		}
 		if err := c.MatchesHead(n); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if err := r.MatchesHead(nil); err == nil {
-		t.Error("nil node record")
+
+	// A node record naming no head matches no revision, even a malformed
+	// one whose IDs and seq are as empty as the record's.
+	folder := cloneRecord(n)
+	folder.Kind, folder.Revision, folder.RevisionSeq, folder.RevisionDigest = KindFolder, nil, 0, [32]byte{}
+	newFile := cloneRecord(n)
+	newFile.Revision, newFile.RevisionSeq, newFile.RevisionDigest = nil, 0, [32]byte{}
+	empty := edit(func(c *RevisionRecord) { c.Revision, c.Seq = nil, 0 })
+	for name, rec := range map[string]*NodeRecord{"folder": folder, "file without revision": newFile} {
+		if err := rec.Validate(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for rname, rev := range map[string]*RevisionRecord{"head": r, "empty revision ID and seq": empty} {
+			if err := rev.MatchesHead(rec); !errors.Is(err, ErrBadRecord) {
+				t.Errorf("%s against %s: %v", rname, name, err)
+			}
+		}
+	}
+	if err := r.MatchesHead(nil); !errors.Is(err, ErrBadRecord) {
+		t.Errorf("nil node record: %v", err)
+	}
+	var nilRev *RevisionRecord
+	if err := nilRev.MatchesHead(n); !errors.Is(err, ErrBadRecord) {
+		t.Errorf("nil revision: %v", err)
 	}
 }

@@ -40,6 +40,8 @@ const (
 	labelBlock      = "coffer/v1/block"       // AD of a content block
 	labelAttrs      = "coffer/v1/attrs"       // AD of sealed attributes
 	labelRevision   = "coffer/v1/revision"    // signature over a revision record
+
+	labelRevisionDigest = "coffer/v1/revision-digest" // hash of a revision record, bound into its file's node record
 )
 
 // maxLP is the longest field an LP encoding can carry.

@@ -192,13 +192,15 @@ func FuzzNodeRecordVerify(f *testing.F) {
 	}
 	pub := tf.alice.keys.IdentityPublic()
 	for _, r := range recs {
-		f.Add(r.Volume, r.Node, r.Parent, uint8(r.Kind), r.SealedName, r.SealedKey, r.Author, r.Version, r.Revision, r.RevisionSeq, []byte(pub))
+		f.Add(r.Volume, r.Node, r.Parent, uint8(r.Kind), r.SealedName, r.SealedKey, r.Author, r.Version, r.Revision, r.RevisionSeq,
+			r.RevisionDigest[:], []byte(pub))
 	}
-	f.Add([]byte{}, []byte{}, []byte{}, uint8(0), []byte{}, []byte{}, "", uint64(0), []byte{}, uint64(0), []byte{})
+	f.Add([]byte{}, []byte{}, []byte{}, uint8(0), []byte{}, []byte{}, "", uint64(0), []byte{}, uint64(0), []byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, vol, node, parent []byte, kind uint8, sealedName, sealedKey []byte, author string,
-		version uint64, rev []byte, seq uint64, key []byte) {
+		version uint64, rev []byte, seq uint64, digest, key []byte) {
 		r := &NodeRecord{Volume: vol, Node: node, Parent: parent, Kind: NodeKind(kind), NameHash: genuine.NameHash,
 			SealedName: sealedName, SealedKey: sealedKey, Author: author, Version: version, Revision: rev, RevisionSeq: seq}
+		copy(r.RevisionDigest[:], digest)
 		if (r.Validate() == nil) != (r.Marshal() != nil) {
 			t.Fatal("Marshal and Validate disagree")
 		}
@@ -234,6 +236,16 @@ func FuzzRevisionRecordVerify(f *testing.F) {
 			Blocks: blocks, SealedAttrs: sa, Author: author}
 		if (r.Validate() == nil) != (r.Marshal() != nil) {
 			t.Fatal("Marshal and Validate disagree")
+		}
+		if (r.Validate() == nil) != (r.Digest() != [32]byte{}) {
+			t.Fatal("Digest and Validate disagree")
+		}
+		if r.Digest() == genuine.Digest() && !bytes.Equal(r.Marshal(), genuine.Marshal()) {
+			t.Fatal("two records share a digest")
+		}
+		head := &NodeRecord{Volume: tf.volume, Node: tf.file, Revision: tf.rev1, RevisionSeq: 1, RevisionDigest: genuine.Digest()}
+		if r.MatchesHead(head) == nil && !bytes.Equal(r.Marshal(), genuine.Marshal()) {
+			t.Fatal("a revision other than the head matched it")
 		}
 		err := r.Verify(pub, sig)
 		if err == nil {

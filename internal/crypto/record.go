@@ -64,10 +64,17 @@ type NodeRecord struct {
 	// RevisionSeq is the head revision's sequence number: 0 exactly when
 	// Revision is empty.
 	RevisionSeq uint64
+	// RevisionDigest is the head revision record's Digest: all zeros
+	// exactly when Revision is empty. Because the signature covers it, a
+	// client that has verified this record can trust the served head
+	// revision by comparing digests (RevisionRecord.MatchesHead) instead of
+	// verifying the revision's own signature (docs/crypto.md sections 11.6
+	// and 12.4).
+	RevisionDigest [32]byte
 }
 
 // Validate reports why r cannot be signed or trusted, as an error wrapping
-// ErrBadRecord, or nil. The rules (docs/crypto.md section 11.5):
+// ErrBadRecord, or nil. The rules (docs/crypto.md section 11.6):
 //
 //   - Volume and Node are IDSize bytes; Parent is IDSize bytes and differs
 //     from Node, or is empty for a volume's root;
@@ -77,8 +84,10 @@ type NodeRecord struct {
 //     bytes (one to nine 32-byte buckets in an envelope) and a SealedKey of
 //     SealedNodeKeySize bytes;
 //   - Author is 1 to MaxAuthorLen bytes; Version is at least 1;
-//   - a folder has no Revision and RevisionSeq 0; a file has either a
-//     Revision of IDSize bytes and RevisionSeq >= 1, or neither.
+//   - a folder has no Revision, RevisionSeq 0 and an all-zero
+//     RevisionDigest; a file has either a Revision of IDSize bytes,
+//     RevisionSeq >= 1 and a RevisionDigest that is not all zeros, or
+//     none of the three.
 func (r *NodeRecord) Validate() error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRecord, err)
@@ -131,6 +140,12 @@ func (r *NodeRecord) validate() error {
 	}
 	switch {
 	case len(r.Revision) == 0 && r.RevisionSeq == 0:
+		if r.RevisionDigest != ([32]byte{}) {
+			if r.Kind == KindFolder {
+				return errors.New("a folder has no revision digest")
+			}
+			return errors.New("revision digest without a revision")
+		}
 	case r.Kind == KindFolder:
 		return errors.New("a folder has no revision")
 	case len(r.Revision) == 0 || r.RevisionSeq == 0:
@@ -138,6 +153,9 @@ func (r *NodeRecord) validate() error {
 	default:
 		if err := checkID("revision ID", r.Revision); err != nil {
 			return err
+		}
+		if r.RevisionDigest == ([32]byte{}) {
+			return errors.New("revision without a revision digest")
 		}
 	}
 	return nil
@@ -154,7 +172,7 @@ func checkAuthor(author string) error {
 //
 //	0x01 || LP(volume) || LP(node) || LP(parent) || u8(kind) || name_hash (32) ||
 //	LP(sealed_name) || LP(sealed_key) || LP(author) || u64(version) ||
-//	LP(revision) || u64(revision_seq)
+//	LP(revision) || u64(revision_seq) || revision_digest (32)
 //
 // It returns nil for a record that Validate refuses, so that a malformed
 // record can never be signed or verified. The wire format is JSON; this
@@ -170,7 +188,7 @@ func (r *NodeRecord) Marshal() []byte {
 // show validly signed but malformed records being refused.
 func (r *NodeRecord) encode() []byte {
 	n := 1 + 4*6 + len(r.Volume) + len(r.Node) + len(r.Parent) + 1 + 32 +
-		len(r.SealedName) + len(r.SealedKey) + len(r.Author) + 8 + len(r.Revision) + 8
+		len(r.SealedName) + len(r.SealedKey) + len(r.Author) + 8 + len(r.Revision) + 8 + 32
 	b := make([]byte, 0, n)
 	b = append(b, nodeRecordVersion)
 	b = appendLP(b, r.Volume)
@@ -183,7 +201,8 @@ func (r *NodeRecord) encode() []byte {
 	b = appendLP(b, []byte(r.Author))
 	b = binary.BigEndian.AppendUint64(b, r.Version)
 	b = appendLP(b, r.Revision)
-	return binary.BigEndian.AppendUint64(b, r.RevisionSeq)
+	b = binary.BigEndian.AppendUint64(b, r.RevisionSeq)
+	return append(b, r.RevisionDigest[:]...)
 }
 
 // Sign returns Ed25519-Sign(identity key, tagged("coffer/v1/node-record",
@@ -209,7 +228,9 @@ func (r *NodeRecord) Sign(keys *AccountKeys) ([]byte, error) {
 // A valid signature proves authorship, not placement or freshness: the
 // caller still compares Volume and Parent with the folder it listed, the
 // author with those allowed to write there, and Version and RevisionSeq
-// with the highest it has seen for this node.
+// with the highest it has seen for this node. For a file, the served head
+// revision is then trusted through RevisionRecord.MatchesHead, which
+// compares it with RevisionDigest.
 func (r *NodeRecord) Verify(author ed25519.PublicKey, sig []byte) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)

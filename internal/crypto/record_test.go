@@ -9,8 +9,18 @@ import (
 	"testing"
 )
 
-// fileRecord returns a valid, unsigned record of tt.file in tt.folder.
+// fileRecord returns a valid, unsigned record of tt.file in tt.folder,
+// whose head is a fresh one-block revision with sequence number 2.
 func (tt *testTree) fileRecord(t testing.TB) *NodeRecord {
+	t.Helper()
+	head, _ := tt.revisionRecord(t, 1)
+	head.Seq = 2
+	return tt.fileRecordWithHead(t, head)
+}
+
+// fileRecordWithHead returns a valid, unsigned record of tt.file in
+// tt.folder, at version 3, whose head is rev.
+func (tt *testTree) fileRecordWithHead(t testing.TB, rev *RevisionRecord) *NodeRecord {
 	t.Helper()
 	ref := tt.fileRef()
 	key, err := WrapNodeKey(tt.folderKeys, ref, tt.fileKey)
@@ -21,14 +31,10 @@ func (tt *testTree) fileRecord(t testing.TB) *NodeRecord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, err := NewID()
-	if err != nil {
-		t.Fatal(err)
-	}
 	return &NodeRecord{
 		Volume: tt.volume, Node: tt.file, Parent: tt.folder, Kind: KindFile,
 		NameHash: NameHash(tt.folderKeys, "report.pdf"), SealedName: name, SealedKey: key,
-		Author: "alice", Version: 3, Revision: rev, RevisionSeq: 2,
+		Author: "alice", Version: 3, Revision: rev.Revision, RevisionSeq: rev.Seq, RevisionDigest: rev.Digest(),
 	}
 }
 
@@ -67,6 +73,10 @@ func TestNodeRecordMarshalLayout(t *testing.T) {
 	want = binary.BigEndian.AppendUint32(want, IDSize)
 	want = append(want, r.Revision...)
 	want = binary.BigEndian.AppendUint64(want, 2)
+	want = append(want, r.RevisionDigest[:]...)
+	if r.RevisionDigest == ([32]byte{}) {
+		t.Fatal("file record without a revision digest")
+	}
 	if got := r.Marshal(); !bytes.Equal(got, want) {
 		t.Fatalf("Marshal:\n got %x\nwant %x", got, want)
 	}
@@ -76,9 +86,9 @@ func TestNodeRecordSignVerify(t *testing.T) {
 	tt := newTestTree(t)
 	pub := tt.owner.IdentityPublic()
 	folder := tt.fileRecord(t)
-	folder.Kind, folder.Revision, folder.RevisionSeq = KindFolder, nil, 0
+	folder.Kind, folder.Revision, folder.RevisionSeq, folder.RevisionDigest = KindFolder, nil, 0, [32]byte{}
 	newFile := tt.fileRecord(t)
-	newFile.Revision, newFile.RevisionSeq = nil, 0
+	newFile.Revision, newFile.RevisionSeq, newFile.RevisionDigest = nil, 0, [32]byte{}
 	for name, r := range map[string]*NodeRecord{"root": tt.rootRecord(t), "folder": folder, "file": tt.fileRecord(t), "file without revision": newFile} {
 		sig, err := r.Sign(tt.owner)
 		if err != nil {
@@ -113,21 +123,30 @@ func TestNodeRecordFieldChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	otherHead, _ := tt.revisionRecord(t, 1)
+	otherHead.Revision, otherHead.Seq = r.Revision, r.RevisionSeq
 	edits := map[string]func(r *NodeRecord){
-		"volume":                func(r *NodeRecord) { r.Volume = tt.archive },
-		"node":                  func(r *NodeRecord) { r.Node = tt.sibling },
-		"parent (move)":         func(r *NodeRecord) { r.Parent = tt.archive },
-		"kind":                  func(r *NodeRecord) { r.Kind, r.Revision, r.RevisionSeq = KindFolder, nil, 0 },
-		"name hash":             func(r *NodeRecord) { r.NameHash[31] ^= 1 },
-		"sealed name (rename)":  func(r *NodeRecord) { r.SealedName = otherName },
-		"sealed name bit":       func(r *NodeRecord) { r.SealedName[5] ^= 1 },
-		"sealed key bit":        func(r *NodeRecord) { r.SealedKey[40] ^= 1 },
-		"author":                func(r *NodeRecord) { r.Author = "bob" },
-		"version down":          func(r *NodeRecord) { r.Version-- },
-		"version up":            func(r *NodeRecord) { r.Version++ },
-		"revision":              func(r *NodeRecord) { r.Revision = otherRev },
-		"revision seq":          func(r *NodeRecord) { r.RevisionSeq-- },
-		"no revision (dropped)": func(r *NodeRecord) { r.Revision, r.RevisionSeq = nil, 0 },
+		"volume":        func(r *NodeRecord) { r.Volume = tt.archive },
+		"node":          func(r *NodeRecord) { r.Node = tt.sibling },
+		"parent (move)": func(r *NodeRecord) { r.Parent = tt.archive },
+		"kind": func(r *NodeRecord) {
+			r.Kind, r.Revision, r.RevisionSeq, r.RevisionDigest = KindFolder, nil, 0, [32]byte{}
+		},
+		"name hash":            func(r *NodeRecord) { r.NameHash[31] ^= 1 },
+		"sealed name (rename)": func(r *NodeRecord) { r.SealedName = otherName },
+		"sealed name bit":      func(r *NodeRecord) { r.SealedName[5] ^= 1 },
+		"sealed key bit":       func(r *NodeRecord) { r.SealedKey[40] ^= 1 },
+		"author":               func(r *NodeRecord) { r.Author = "bob" },
+		"version down":         func(r *NodeRecord) { r.Version-- },
+		"version up":           func(r *NodeRecord) { r.Version++ },
+		"revision":             func(r *NodeRecord) { r.Revision = otherRev },
+		"revision seq":         func(r *NodeRecord) { r.RevisionSeq-- },
+		"revision digest bit":  func(r *NodeRecord) { r.RevisionDigest[31] ^= 1 },
+		// The same revision ID and seq, but another record's digest.
+		"revision digest of another head": func(r *NodeRecord) { r.RevisionDigest = otherHead.Digest() },
+		"no revision (dropped)": func(r *NodeRecord) {
+			r.Revision, r.RevisionSeq, r.RevisionDigest = nil, 0, [32]byte{}
+		},
 	}
 	for name, edit := range edits {
 		c := cloneRecord(r)
@@ -214,11 +233,23 @@ func TestNodeRecordValidate(t *testing.T) {
 	add("seq without revision", file, func(r *NodeRecord) { r.Revision = nil })
 	add("short revision", file, func(r *NodeRecord) { r.Revision = r.Revision[:8] })
 	add("folder with revision", file, func(r *NodeRecord) { r.Kind = KindFolder })
+	add("revision without digest", file, func(r *NodeRecord) { r.RevisionDigest = [32]byte{} })
+	add("digest without revision or seq", file, func(r *NodeRecord) { r.Revision, r.RevisionSeq = nil, 0 })
+	add("digest and seq without revision", file, func(r *NodeRecord) { r.Revision = nil })
+	add("digest and revision without seq", file, func(r *NodeRecord) { r.RevisionSeq = 0 })
+	add("folder with digest", file, func(r *NodeRecord) { r.Kind, r.Revision, r.RevisionSeq = KindFolder, nil, 0 })
+	add("folder with one digest bit", file, func(r *NodeRecord) {
+		r.Kind, r.Revision, r.RevisionSeq, r.RevisionDigest = KindFolder, nil, 0, [32]byte{31: 1}
+	})
+	add("root with digest", root, func(r *NodeRecord) { r.RevisionDigest = file.RevisionDigest })
+	add("root with revision", root, func(r *NodeRecord) {
+		r.Revision, r.RevisionSeq, r.RevisionDigest = file.Revision, 1, file.RevisionDigest
+	})
 	add("root file", root, func(r *NodeRecord) { r.Kind = KindFile })
 	add("root with name", root, func(r *NodeRecord) { r.SealedName = file.SealedName })
 	add("root with name hash", root, func(r *NodeRecord) { r.NameHash[0] = 1 })
 	add("root with wrapped key", root, func(r *NodeRecord) { r.SealedKey = file.SealedKey })
-	add("root with revision", root, func(r *NodeRecord) { r.Revision, r.RevisionSeq = file.Revision, 1 })
+	add("root with revision, no digest", root, func(r *NodeRecord) { r.Revision, r.RevisionSeq = file.Revision, 1 })
 	for name, r := range bad {
 		if err := r.Validate(); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: Validate = %v", name, err)

@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -79,9 +80,15 @@ func (r *RevisionRecord) Marshal() []byte {
 
 // encode is Marshal without validation.
 func (r *RevisionRecord) encode() []byte {
-	n := 1 + 4*3 + len(r.Volume) + len(r.Node) + len(r.Revision) + 8 + 4 + len(r.SealedContentKey) +
+	return r.appendEncoding(make([]byte, 0, r.encodedLen()))
+}
+
+func (r *RevisionRecord) encodedLen() int {
+	return 1 + 4*3 + len(r.Volume) + len(r.Node) + len(r.Revision) + 8 + 4 + len(r.SealedContentKey) +
 		4 + 32*len(r.Blocks) + 4 + len(r.SealedAttrs) + 4 + len(r.Author)
-	b := make([]byte, 0, n)
+}
+
+func (r *RevisionRecord) appendEncoding(b []byte) []byte {
 	b = append(b, revisionRecordVersion)
 	b = appendLP(b, r.Volume)
 	b = appendLP(b, r.Node)
@@ -94,6 +101,30 @@ func (r *RevisionRecord) encode() []byte {
 	}
 	b = appendLP(b, r.SealedAttrs)
 	return appendLP(b, []byte(r.Author))
+}
+
+// Digest returns SHA-256(tagged("coffer/v1/revision-digest", Marshal())),
+// the value that the file's node record carries as RevisionDigest while r
+// is its head. The encoding is canonical and covers every field (IDs, seq,
+// content key, blocks, attributes, author), so two records with the same
+// digest are the same record.
+//
+// It returns all zeros for a record that Validate refuses. A node record
+// with a head revision never carries all zeros (NodeRecord.Validate), so a
+// malformed revision can never match a head.
+func (r *RevisionRecord) Digest() [32]byte {
+	if r.validate() != nil {
+		return [32]byte{}
+	}
+	return r.digest()
+}
+
+// digest is Digest without validation.
+func (r *RevisionRecord) digest() [32]byte {
+	b := make([]byte, 0, len(labelRevisionDigest)+1+r.encodedLen())
+	b = append(b, labelRevisionDigest...)
+	b = append(b, 0)
+	return sha256.Sum256(r.appendEncoding(b))
 }
 
 // Sign returns Ed25519-Sign(identity key, tagged("coffer/v1/revision",
@@ -110,9 +141,14 @@ func (r *RevisionRecord) Sign(keys *AccountKeys) ([]byte, error) {
 
 // Verify checks that sig is author's signature over the record, exactly as
 // NodeRecord.Verify does (every failure wraps ErrBadSignature). The caller
-// then opens the content key and attributes, calls CheckManifest, and
-// checks that the node record's Revision and RevisionSeq name this
-// revision (MatchesHead).
+// then opens the content key and attributes and calls CheckManifest; for a
+// head revision it also calls MatchesHead.
+//
+// A head revision served with a verified node record need not be verified
+// here: MatchesHead's digest check ties it to that record's signature
+// (docs/crypto.md section 12.4). Verify is for revisions that are not the
+// head, such as those of `coffer versions`, and for a head whose author is
+// not the node record's author.
 func (r *RevisionRecord) Verify(author ed25519.PublicKey, sig []byte) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
@@ -124,16 +160,33 @@ func (r *RevisionRecord) Verify(author ed25519.PublicKey, sig []byte) error {
 }
 
 // MatchesHead reports, as an error wrapping ErrBadRecord, whether r is not
-// the head revision that the node record n names: same volume and node,
-// n.Revision = r.Revision and n.RevisionSeq = r.Seq. A server that serves
-// an older, validly signed revision as the head is caught here [13].
+// the head revision that the node record n names: r is well formed, has
+// the same volume and node, n.Revision = r.Revision, n.RevisionSeq = r.Seq,
+// and n.RevisionDigest = r.Digest(). n must already be verified
+// (NodeRecord.Verify) under its author's pinned key.
+//
+// When r.Author = n.Author, this check is a substitute for r.Verify: n's
+// signature covers the digest, and the digest covers every field of r, so
+// a server can serve no record here but the one n's author committed,
+// whether an older revision [13] or a validly signed record with another
+// block list, attributes, content key or author [6][8]. When the authors
+// differ, the caller verifies r as well, so that no writer can vouch for a
+// revision in another's name. The digests are public, so they are
+// compared in variable time.
 func (r *RevisionRecord) MatchesHead(n *NodeRecord) error {
 	if r == nil || n == nil {
 		return fmt.Errorf("%w: nil record", ErrBadRecord)
 	}
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("%w: revision %x: %w", ErrBadRecord, r.Revision, err)
+	}
 	if !bytes.Equal(r.Volume, n.Volume) || !bytes.Equal(r.Node, n.Node) ||
 		!bytes.Equal(r.Revision, n.Revision) || r.Seq != n.RevisionSeq {
 		return fmt.Errorf("%w: revision %x (sequence %d) is not the head of node %x", ErrBadRecord, r.Revision, r.Seq, n.Node)
+	}
+	if r.digest() != n.RevisionDigest {
+		return fmt.Errorf("%w: revision %x (sequence %d) is not the record that node %x names as its head: digest differs",
+			ErrBadRecord, r.Revision, r.Seq, n.Node)
 	}
 	return nil
 }

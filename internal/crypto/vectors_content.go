@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"errors"
 	"strconv"
 )
 
@@ -59,6 +60,46 @@ func vectorRevisions(f *treeFixture) ([]*vectorRevision, error) {
 	return revs, nil
 }
 
+// Nonces of the sealed content key and the sealed attributes of revision i
+// of report.pdf.
+func vectorCKNonce(i int) *[nonceSize]byte    { return nonce12(0xe0 + byte(i)) }
+func vectorAttrsNonce(i int) *[nonceSize]byte { return nonce12(0xf0 + byte(i)) }
+
+// vectorContent is report.pdf's content in the vectors: its two revisions,
+// their sealed content keys and attributes, and their unsigned revision
+// records. tree.json needs it too, since the file's node record carries
+// the digest of revision 2's record.
+type vectorContent struct {
+	revs                   []*vectorRevision
+	sealedCKs, sealedAttrs [][]byte
+	recs                   []*RevisionRecord
+}
+
+func (f *treeFixture) content() (*vectorContent, error) {
+	revs, err := vectorRevisions(f)
+	if err != nil {
+		return nil, err
+	}
+	c := &vectorContent{revs: revs}
+	for i, r := range revs {
+		sck, err := sealContentKey(f.fileKeys, f.volume, f.file, r.id, r.ck, vectorCKNonce(i))
+		if err != nil {
+			return nil, err
+		}
+		sa, err := sealAttrs(r.ck, f.volume, f.file, r.id, r.attrs(), vectorAttrsNonce(i))
+		if err != nil {
+			return nil, err
+		}
+		c.sealedCKs = append(c.sealedCKs, sck)
+		c.sealedAttrs = append(c.sealedAttrs, sa)
+		c.recs = append(c.recs, &RevisionRecord{
+			Volume: f.volume, Node: f.file, Revision: r.id, Seq: r.seq,
+			SealedContentKey: sck, Blocks: blockIDs(r.blocks), SealedAttrs: sa, Author: "alice",
+		})
+	}
+	return c, nil
+}
+
 func (r *vectorRevision) attrs() Attrs {
 	return Attrs{Size: uint64(len(r.plain)), ModTime: r.mtime, SHA256: sha256.Sum256(r.plain)}
 }
@@ -94,10 +135,11 @@ func contentVectors() (obj, error) {
 		return nil, err
 	}
 	alice, bob := f.alice, f.bob
-	revs, err := vectorRevisions(f)
+	content, err := f.content()
 	if err != nil {
 		return nil, err
 	}
+	revs, sealedCKs, sealedAttrs := content.revs, content.sealedCKs, content.sealedAttrs
 	r1, r2 := revs[0], revs[1]
 
 	// Content keys, wrapped under the file's content-key-wrap sub-key.
@@ -106,14 +148,8 @@ func contentVectors() (obj, error) {
 		return nil, err
 	}
 	var ckCases []obj
-	var sealedCKs [][]byte
 	for i, r := range revs {
-		nonce := nonce12(0xe0 + byte(i))
-		s, err := sealContentKey(f.fileKeys, f.volume, f.file, r.id, r.ck, nonce)
-		if err != nil {
-			return nil, err
-		}
-		sealedCKs = append(sealedCKs, s)
+		nonce, s := vectorCKNonce(i), sealedCKs[i]
 		ckCases = append(ckCases, obj{
 			{"node_key_hex", h(f.fileKey[:])},
 			{"content_key_wrap_hex", h(wrapKey[:])},
@@ -287,15 +323,8 @@ func contentVectors() (obj, error) {
 
 	// Attributes.
 	var attrCases []obj
-	var sealedAttrs [][]byte
 	for i, r := range revs {
-		nonce := nonce12(0xf0 + byte(i))
-		at := r.attrs()
-		s, err := sealAttrs(r.ck, f.volume, f.file, r.id, at, nonce)
-		if err != nil {
-			return nil, err
-		}
-		sealedAttrs = append(sealedAttrs, s)
+		nonce, at, s := vectorAttrsNonce(i), r.attrs(), sealedAttrs[i]
 		o := obj{
 			{"content_key_hex", h(r.ck[:])},
 			{"volume_hex", h(f.volume)},
@@ -368,13 +397,7 @@ func contentVectors() (obj, error) {
 	}
 
 	// Revision records.
-	var recs []*RevisionRecord
-	for i, r := range revs {
-		recs = append(recs, &RevisionRecord{
-			Volume: f.volume, Node: f.file, Revision: r.id, Seq: r.seq,
-			SealedContentKey: sealedCKs[i], Blocks: blockIDs(r.blocks), SealedAttrs: sealedAttrs[i], Author: "alice",
-		})
-	}
+	recs := content.recs
 	var recCases []obj
 	var sigs [][]byte
 	for i, r := range recs {
@@ -390,11 +413,14 @@ func contentVectors() (obj, error) {
 		}
 		sigs = append(sigs, sig)
 		o := revisionObj(r)
+		d := r.Digest()
 		recCases = append(recCases, append(o,
 			kv{"signer_identity_seed_hex", h(alice.idSeed)},
 			kv{"author_public_hex", h(alice.keys.IdentityPublic())},
 			kv{"marshaled_hex", h(r.Marshal())},
-			kv{"signature_hex", h(sig)}))
+			kv{"signature_hex", h(sig)},
+			kv{"digest_input_hex", h(tagged(labelRevisionDigest, r.Marshal()))},
+			kv{"digest_hex", h(d[:])}))
 	}
 	rec2, sig2 := recs[1], sigs[1]
 	alicePub := alice.keys.IdentityPublic()
@@ -436,6 +462,69 @@ func contentVectors() (obj, error) {
 		rvfail("validly signed, 15-byte revision ID", shortRev, alicePub, signRaw(shortRev)),
 	}
 
+	// Head check: report.pdf's node record (tree.json) names revision 2 by
+	// ID, seq and digest. Every revision served against it below is well
+	// formed and validly signed by its author; only the head check, and
+	// for all but the first only its digest, refuses it.
+	nodes, err := f.records()
+	if err != nil {
+		return nil, err
+	}
+	fileNode := nodes[2]
+	nodeSig, err := fileNode.Sign(alice.keys)
+	if err != nil {
+		return nil, err
+	}
+	if fileNode.RevisionDigest != rec2.Digest() {
+		return nil, errors.New("report.pdf's node record does not carry revision 2's digest")
+	}
+	headObj := func(why string, r *RevisionRecord, signer *AccountKeys) (obj, error) {
+		sig, err := r.Sign(signer)
+		if err != nil {
+			return nil, err
+		}
+		var o obj
+		if why != "" {
+			o = append(o, kv{"why", why})
+		}
+		d := r.Digest()
+		return append(o,
+			kv{"node_record", append(recordObj(fileNode), kv{"author_public_hex", h(alicePub)}, kv{"signature_hex", h(nodeSig)})},
+			kv{"revision", append(revisionObj(r),
+				kv{"author_public_hex", h(signer.IdentityPublic())}, kv{"signature_hex", h(sig)}, kv{"digest_hex", h(d[:])})},
+		), nil
+	}
+	headIns := []struct {
+		why    string
+		r      *RevisionRecord
+		signer *AccountKeys
+	}{
+		{"", rec2, alice.keys},
+		{"revision 1 served as the head (rollback to an older, validly signed revision) [13]", recs[0], alice.keys},
+		{"same revision ID and seq, signed by alice, last block ID replaced by revision 1's [6]",
+			edit(func(r *RevisionRecord) { r.Blocks[1] = recs[0].Blocks[0] }), alice.keys},
+		{"same revision ID and seq, signed by alice, last block dropped [6]",
+			edit(func(r *RevisionRecord) { r.Blocks = r.Blocks[:1] }), alice.keys},
+		{"same revision ID and seq, signed by alice, revision 1's sealed attributes [8]",
+			edit(func(r *RevisionRecord) { r.SealedAttrs = sealedAttrs[0] }), alice.keys},
+		{"same revision ID and seq, signed by alice, revision 1's sealed content key",
+			edit(func(r *RevisionRecord) { r.SealedContentKey = sealedCKs[0] }), alice.keys},
+		{"same revision ID and seq, author bob, signed by bob [8]",
+			edit(func(r *RevisionRecord) { r.Author = "bob" }), bob.keys},
+	}
+	var headCases, headFails []obj
+	for i, in := range headIns {
+		o, err := headObj(in.why, in.r, in.signer)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			headCases = append(headCases, o)
+		} else {
+			headFails = append(headFails, o)
+		}
+	}
+
 	// Manifest check: block count against the sealed size.
 	var manCases []obj
 	for _, size := range []uint64{0, 1, 15, BlockSize - 1, BlockSize, BlockSize + 1, BlockSize + 100, 3 * BlockSize, 1 << 40} {
@@ -453,7 +542,7 @@ func contentVectors() (obj, error) {
 	}
 
 	return obj{
-		{"description", "Coffer content: wrapped content keys, Padmé padding, blocks, sealed attributes, signed revision records and the manifest check (docs/crypto.md section 12). " +
+		{"description", "Coffer content: wrapped content keys, Padmé padding, blocks, sealed attributes, signed revision records, the head check and the manifest check (docs/crypto.md section 12). " +
 			"The IDs and node keys are those of tree.json (the file report.pdf and its two revisions)."},
 		{"encoding", vectorEncoding},
 		{"construction", obj{
@@ -476,7 +565,14 @@ func contentVectors() (obj, error) {
 				"uint32_be(n) || n block IDs (32 each) || LP(sealed_attrs) || LP(author); " +
 				"signature = Ed25519-Sign(author identity key, tagged(\"coffer/v1/revision\", marshaled)). " +
 				"Rules: 16-byte IDs, seq >= 1, a 61-byte sealed content key, a 78-byte sealed attrs, author 1..255 bytes; " +
-				"the author key must pass the Ed25519 key check (bundle.json)."},
+				"the author key must pass the Ed25519 key check (bundle.json). " +
+				"digest = SHA-256(digest_input), digest_input = tagged(\"coffer/v1/revision-digest\", marshaled); " +
+				"a file's node record carries its head revision's digest as revision_digest (tree.json)."},
+			{"head", "A revision served as the head of a file whose node record (tree.json, node_record) verifies is accepted only if it is " +
+				"well formed and its volume, node, revision and seq equal the record's volume, node, revision and revision_seq, " +
+				"and its digest equals the record's revision_digest. A client listing a folder checks this instead of verifying " +
+				"the revision's own signature (docs/crypto.md section 12.4). Every must_fail case is well formed and validly signed " +
+				"by its author: the node record's signature verifies, the revision's signature verifies, and the head check refuses it."},
 			{"manifest", "block_count = ceil(size / 4194304) (0 for an empty file); a manifest must list exactly block_count block IDs. " +
 				"last_block_len = size - (block_count - 1) * 4194304 (0 for an empty file)."},
 		}},
@@ -486,6 +582,7 @@ func contentVectors() (obj, error) {
 		{"tiny_blocks", obj{{"cases", tinyCases}, {"must_fail", tinyFails}}},
 		{"attrs", obj{{"cases", attrCases}, {"must_fail", attrFails}}},
 		{"revision_record", obj{{"cases", recCases}, {"must_fail", revFails}}},
+		{"head", obj{{"cases", headCases}, {"must_fail", headFails}}},
 		{"manifest", obj{{"cases", manCases}, {"must_fail", manFails}}},
 	}, nil
 }

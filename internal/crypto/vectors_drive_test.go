@@ -58,18 +58,29 @@ func (c vcase) ref(t *testing.T) NodeRef {
 func (c vcase) nodeRecord(t *testing.T) *NodeRecord {
 	t.Helper()
 	return &NodeRecord{
-		Volume:      c.hex(t, "volume_hex"),
-		Node:        c.hex(t, "node_hex"),
-		Parent:      c.hex(t, "parent_hex"),
-		Kind:        NodeKind(c.u64(t, "kind")),
-		NameHash:    c.key32(t, "name_hash_hex"),
-		SealedName:  c.hex(t, "sealed_name_hex"),
-		SealedKey:   c.hex(t, "sealed_key_hex"),
-		Author:      c.str(t, "author"),
-		Version:     c.u64(t, "version"),
-		Revision:    c.hex(t, "revision_hex"),
-		RevisionSeq: c.u64(t, "revision_seq"),
+		Volume:         c.hex(t, "volume_hex"),
+		Node:           c.hex(t, "node_hex"),
+		Parent:         c.hex(t, "parent_hex"),
+		Kind:           NodeKind(c.u64(t, "kind")),
+		NameHash:       c.key32(t, "name_hash_hex"),
+		SealedName:     c.hex(t, "sealed_name_hex"),
+		SealedKey:      c.hex(t, "sealed_key_hex"),
+		Author:         c.str(t, "author"),
+		Version:        c.u64(t, "version"),
+		Revision:       c.hex(t, "revision_hex"),
+		RevisionSeq:    c.u64(t, "revision_seq"),
+		RevisionDigest: c.key32(t, "revision_digest_hex"),
 	}
+}
+
+// sub returns the nested object c[k].
+func (c vcase) sub(t *testing.T, k string) vcase {
+	t.Helper()
+	m, ok := c[k].(map[string]any)
+	if !ok {
+		t.Fatalf("vector field %q missing or not an object", k)
+	}
+	return vcase(m)
 }
 
 func (c vcase) revisionRecord(t *testing.T) *RevisionRecord {
@@ -388,10 +399,46 @@ func TestVectorsContent(t *testing.T) {
 		if err := r.Verify(ed25519.PublicKey(c.hex(t, "author_public_hex")), c.hex(t, "signature_hex")); err != nil {
 			t.Errorf("verify vector: %v", err)
 		}
+		eqHex(t, "digest input", tagged(labelRevisionDigest, r.Marshal()), c.hex(t, "digest_input_hex"))
+		sum := sha256.Sum256(c.hex(t, "digest_input_hex"))
+		eqHex(t, "digest", sum[:], c.hex(t, "digest_hex"))
+		d := r.Digest()
+		eqHex(t, "Digest", d[:], c.hex(t, "digest_hex"))
 	}
 	for _, c := range g["must_fail"] {
 		r := c.revisionRecord(t)
 		if err := r.Verify(c.hex(t, "author_public_hex"), c.hex(t, "signature_hex")); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("must_fail %q: error = %v", c.str(t, "why"), err)
+		}
+	}
+
+	// The head check, as a client listing a folder does it: verify the node
+	// record, then compare the served revision with it; the revision's own
+	// signature is checked here only to show that it is not what refuses
+	// the must_fail cases.
+	g = split(t, doc, "head")
+	head := func(c vcase) (*NodeRecord, *RevisionRecord) {
+		nc, rc := c.sub(t, "node_record"), c.sub(t, "revision")
+		n, r := nc.nodeRecord(t), rc.revisionRecord(t)
+		if err := n.Verify(nc.hex(t, "author_public_hex"), nc.hex(t, "signature_hex")); err != nil {
+			t.Fatalf("head vector: node record: %v", err)
+		}
+		if err := r.Verify(rc.hex(t, "author_public_hex"), rc.hex(t, "signature_hex")); err != nil {
+			t.Fatalf("head vector: revision: %v", err)
+		}
+		d := r.Digest()
+		eqHex(t, "head vector: revision digest", d[:], rc.hex(t, "digest_hex"))
+		return n, r
+	}
+	for _, c := range g["cases"] {
+		n, r := head(c)
+		if err := r.MatchesHead(n); err != nil {
+			t.Errorf("head vector: %v", err)
+		}
+	}
+	for _, c := range g["must_fail"] {
+		n, r := head(c)
+		if err := r.MatchesHead(n); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("must_fail %q: error = %v", c.str(t, "why"), err)
 		}
 	}

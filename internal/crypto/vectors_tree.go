@@ -89,9 +89,17 @@ func newTreeFixture() (*treeFixture, error) {
 	return f, nil
 }
 
-// records returns the fixture's signed node records: the root, Documents
-// and report.pdf (whose head is revision 2).
+// records returns the fixture's node records (unsigned): the root,
+// Documents and report.pdf, whose head is revision 2 of content.json.
 func (f *treeFixture) records() ([]*NodeRecord, error) {
+	content, err := f.content()
+	if err != nil {
+		return nil, err
+	}
+	head := content.recs[1]
+	if !bytes.Equal(head.Revision, f.rev2) || head.Seq != 2 {
+		return nil, errors.New("report.pdf's head is not revision 2")
+	}
 	docsRef := NodeRef{f.volume, f.root, f.docs}
 	fileRef := NodeRef{f.volume, f.docs, f.file}
 	docsKey, err := wrapNodeKey(f.rootKeys, docsRef, f.docsKey, nonce12(0x30))
@@ -115,7 +123,8 @@ func (f *treeFixture) records() ([]*NodeRecord, error) {
 		{Volume: f.volume, Node: f.docs, Parent: f.root, Kind: KindFolder, NameHash: NameHash(f.rootKeys, "Documents"),
 			SealedName: docsName, SealedKey: docsKey, Author: "alice", Version: 1},
 		{Volume: f.volume, Node: f.file, Parent: f.docs, Kind: KindFile, NameHash: NameHash(f.docsKeys, "report.pdf"),
-			SealedName: fileName, SealedKey: fileKey, Author: "alice", Version: 2, Revision: f.rev2, RevisionSeq: 2},
+			SealedName: fileName, SealedKey: fileKey, Author: "alice", Version: 2,
+			Revision: head.Revision, RevisionSeq: head.Seq, RevisionDigest: head.Digest()},
 	}, nil
 }
 
@@ -160,6 +169,7 @@ func recordObj(r *NodeRecord) obj {
 		{"version", r.Version},
 		{"revision_hex", h(r.Revision)},
 		{"revision_seq", r.RevisionSeq},
+		{"revision_digest_hex", h(r.RevisionDigest[:])},
 	}
 }
 
@@ -469,6 +479,11 @@ func treeVectors() (obj, error) {
 		recCases = append(recCases, o)
 	}
 	rootRec, fileRec, fileSig := recs[0], recs[2], sigs[2]
+	content, err := f.content()
+	if err != nil {
+		return nil, err
+	}
+	rev1Digest := content.recs[0].Digest()
 	alicePub := alice.keys.IdentityPublic()
 	rfailRec := func(why string, r *NodeRecord, pub, sig []byte) obj {
 		o := obj{{"why", why}}
@@ -493,7 +508,10 @@ func treeVectors() (obj, error) {
 	if !ed25519.Verify(identityPoint, tagged(labelNodeRecord, fileRec.encode()), trivialSignature()) {
 		return nil, errors.New("trivial signature does not verify under the identity point")
 	}
-	folderWithRev := edit(recs[1], func(r *NodeRecord) { r.Revision, r.RevisionSeq = f.rev1, 1 })
+	folderWithRev := edit(recs[1], func(r *NodeRecord) { r.Revision, r.RevisionSeq, r.RevisionDigest = f.rev1, 1, fileRec.RevisionDigest })
+	folderWithDigest := edit(recs[1], func(r *NodeRecord) { r.RevisionDigest = fileRec.RevisionDigest })
+	digestNoRev := edit(fileRec, func(r *NodeRecord) { r.Revision, r.RevisionSeq = nil, 0 })
+	revNoDigest := edit(fileRec, func(r *NodeRecord) { r.RevisionDigest = [32]byte{} })
 	shortNode := edit(fileRec, func(r *NodeRecord) { r.Node = r.Node[:15] })
 	kind3 := edit(fileRec, func(r *NodeRecord) { r.Kind = 3 })
 	version0 := edit(fileRec, func(r *NodeRecord) { r.Version = 0 })
@@ -507,13 +525,19 @@ func treeVectors() (obj, error) {
 		rfailRec("signed by alice, author key given as bob's [8]", fileRec, bob.keys.IdentityPublic(), fileSig),
 		rfailRec("version lowered to 1 (rollback of a signed field) [13]", edit(fileRec, func(r *NodeRecord) { r.Version = 1 }), alicePub, fileSig),
 		rfailRec("moved: parent changed to Archive [7][9]", edit(fileRec, func(r *NodeRecord) { r.Parent = f.archive }), alicePub, fileSig),
-		rfailRec("kind changed to folder", edit(fileRec, func(r *NodeRecord) { r.Kind = KindFolder; r.Revision = nil; r.RevisionSeq = 0 }), alicePub, fileSig),
+		rfailRec("kind changed to folder", edit(fileRec, func(r *NodeRecord) {
+			r.Kind = KindFolder
+			r.Revision, r.RevisionSeq, r.RevisionDigest = nil, 0, [32]byte{}
+		}), alicePub, fileSig),
 		rfailRec("name hash changed", edit(fileRec, func(r *NodeRecord) { r.NameHash[0] ^= 1 }), alicePub, fileSig),
 		rfailRec("sealed name replaced (rename) [7]", edit(fileRec, func(r *NodeRecord) { r.SealedName = sealedNames[2] }), alicePub, fileSig),
 		rfailRec("sealed key replaced [1]", edit(fileRec, func(r *NodeRecord) { r.SealedKey = flip(r.SealedKey, 20, 1) }), alicePub, fileSig),
 		rfailRec("author name changed [8]", edit(fileRec, func(r *NodeRecord) { r.Author = "bob" }), alicePub, fileSig),
-		rfailRec("head revision changed to revision 1 [13]", edit(fileRec, func(r *NodeRecord) { r.Revision, r.RevisionSeq = f.rev1, 1 }), alicePub, fileSig),
+		rfailRec("head revision changed to revision 1 [13]",
+			edit(fileRec, func(r *NodeRecord) { r.Revision, r.RevisionSeq, r.RevisionDigest = f.rev1, 1, rev1Digest }), alicePub, fileSig),
 		rfailRec("revision sequence number changed", edit(fileRec, func(r *NodeRecord) { r.RevisionSeq = 3 }), alicePub, fileSig),
+		rfailRec("revision digest changed (another head revision record bound in) [6][8][13]",
+			edit(fileRec, func(r *NodeRecord) { r.RevisionDigest[0] ^= 1 }), alicePub, fileSig),
 		rfailRec("volume changed", edit(fileRec, func(r *NodeRecord) { r.Volume = vectorID("other volume") }), alicePub, fileSig),
 		rfailRec("root record's sealed key changed [1][10]",
 			edit(rootRec, func(r *NodeRecord) { r.SealedKey = flip(r.SealedKey, 500, 0x01) }), alicePub, sigs[0]),
@@ -524,6 +548,9 @@ func treeVectors() (obj, error) {
 		rfailRec("author key is the identity point (small order); R = identity, S = 0 verifies under it for every message",
 			fileRec, identityPoint, trivialSignature()),
 		rfailRec("validly signed, folder with a revision", folderWithRev, alicePub, signRaw(folderWithRev)),
+		rfailRec("validly signed, folder with a non-zero revision digest", folderWithDigest, alicePub, signRaw(folderWithDigest)),
+		rfailRec("validly signed, file without a revision but with a non-zero revision digest", digestNoRev, alicePub, signRaw(digestNoRev)),
+		rfailRec("validly signed, file with a revision and an all-zero revision digest", revNoDigest, alicePub, signRaw(revNoDigest)),
 		rfailRec("validly signed, 15-byte node ID", shortNode, alicePub, signRaw(shortNode)),
 		rfailRec("validly signed, kind 3", kind3, alicePub, signRaw(kind3)),
 		rfailRec("validly signed, version 0", version0, alicePub, signRaw(version0)),
@@ -557,12 +584,14 @@ func treeVectors() (obj, error) {
 				"and a name that normalizes to itself."},
 			{"name_hash", "name_hash = HMAC-SHA256(key=name_hash_key of the parent's node key, NFC(name))."},
 			{"node_record", "marshaled = 0x01 || LP(volume) || LP(node) || LP(parent) || uint8(kind: 1 folder, 2 file) || name_hash (32) || " +
-				"LP(sealed_name) || LP(sealed_key) || LP(author) || uint64_be(version) || LP(revision) || uint64_be(revision_seq); " +
+				"LP(sealed_name) || LP(sealed_key) || LP(author) || uint64_be(version) || LP(revision) || uint64_be(revision_seq) || " +
+				"revision_digest (32); revision_digest is the head revision record's digest (content.json, revision_record), all zeros without a head; " +
 				"signature = Ed25519-Sign(author identity key, tagged(\"coffer/v1/node-record\", marshaled)). " +
 				"Rules: 16-byte volume and node; parent empty (root) or 16 bytes and not the node; kind 1 or 2; " +
 				"a root is a folder with no sealed name, an all-zero name hash and a 1169-byte sealed key; " +
 				"other nodes have a sealed name of 61 + 32k bytes (k = 0..8) and a 61-byte sealed key; author 1..255 bytes; version >= 1; " +
-				"a folder has no revision and revision_seq 0; a file has a 16-byte revision and revision_seq >= 1, or neither. " +
+				"a folder has no revision, revision_seq 0 and an all-zero revision_digest; a file has a 16-byte revision, revision_seq >= 1 " +
+				"and a revision_digest that is not all zeros, or none of the three. " +
 				"The author key must pass the Ed25519 key check of docs/crypto.md section 9 (bundle.json)."},
 		}},
 		{"node_keys", keyCases},

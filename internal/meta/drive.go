@@ -50,11 +50,13 @@ type Node struct {
 	Version     uint64 // the signed record's version; +1 on every change
 	RevisionID  []byte // head revision (files)
 	RevisionSeq uint64
-	Signature   []byte
-	State       NodeState
-	TrashedAt   time.Time // zero unless trashed
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RevisionDigest is the signed digest of the head revision record.
+	RevisionDigest []byte
+	Signature      []byte
+	State          NodeState
+	TrashedAt      time.Time // zero unless trashed
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Revision is one version of a file's content.
@@ -76,16 +78,17 @@ type Revision struct {
 // signed ones; ExpectVersion is the version the caller read, for
 // optimistic concurrency.
 type NodeUpdate struct {
-	ParentID      []byte
-	NameHash      []byte
-	SealedName    []byte
-	SealedKey     []byte
-	Author        string
-	Version       uint64
-	RevisionID    []byte
-	RevisionSeq   uint64
-	Signature     []byte
-	ExpectVersion uint64
+	ParentID       []byte
+	NameHash       []byte
+	SealedName     []byte
+	SealedKey      []byte
+	Author         string
+	Version        uint64
+	RevisionID     []byte
+	RevisionSeq    uint64
+	RevisionDigest []byte
+	Signature      []byte
+	ExpectVersion  uint64
 }
 
 // NewFile is a file (or folder, with Revision nil) to create.

@@ -82,8 +82,8 @@ func toAPINode(n *meta.Node) api.Node {
 	return api.Node{
 		ID: n.ID, Volume: n.VolumeID, Parent: n.ParentID, Kind: n.Kind, NameHash: n.NameHash,
 		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
-		Revision: n.RevisionID, RevisionSeq: n.RevisionSeq, Signature: n.Signature,
-		Trashed: n.State == meta.NodeTrashed,
+		Revision: n.RevisionID, RevisionSeq: n.RevisionSeq, RevisionDigest: nonEmpty(n.RevisionDigest),
+		Signature: n.Signature, Trashed: n.State == meta.NodeTrashed,
 	}
 }
 
@@ -117,8 +117,10 @@ func checkNode(n *api.Node, author string) error {
 		return &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("records must be signed by their uploader %q, not %q", author, n.Author)}
 	case len(n.Signature) != 64:
 		return badRequest("signature must be 64 bytes")
-	case n.Kind == api.KindFolder && (n.Revision != nil || n.RevisionSeq != 0):
+	case n.Kind == api.KindFolder && (n.Revision != nil || n.RevisionSeq != 0 || n.RevisionDigest != nil):
 		return badRequest("a folder has no revision")
+	case n.RevisionDigest != nil && len(n.RevisionDigest) != 32:
+		return badRequest("revision digest must be 32 bytes")
 	case n.Kind == api.KindFile && (len(n.Revision) != idSize || n.RevisionSeq == 0):
 		return badRequest("a file names its head revision")
 	}
@@ -154,8 +156,17 @@ func toMetaNode(n *api.Node) *meta.Node {
 	return &meta.Node{
 		ID: n.ID, VolumeID: n.Volume, ParentID: n.Parent, Kind: n.Kind, NameHash: n.NameHash,
 		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
-		RevisionID: n.Revision, RevisionSeq: n.RevisionSeq, Signature: n.Signature,
+		RevisionID: n.Revision, RevisionSeq: n.RevisionSeq, RevisionDigest: n.RevisionDigest,
+		Signature: n.Signature,
 	}
+}
+
+// nonEmpty turns an empty byte string into nil, so it is left out of JSON.
+func nonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 func toMetaRevision(r *api.Revision) *meta.Revision {
@@ -169,7 +180,7 @@ func toUpdate(n *api.Node, expect uint64) meta.NodeUpdate {
 	return meta.NodeUpdate{
 		ParentID: n.Parent, NameHash: n.NameHash, SealedName: n.SealedName, SealedKey: n.SealedKey,
 		Author: n.Author, Version: n.Version, RevisionID: n.Revision, RevisionSeq: n.RevisionSeq,
-		Signature: n.Signature, ExpectVersion: expect,
+		RevisionDigest: n.RevisionDigest, Signature: n.Signature, ExpectVersion: expect,
 	}
 }
 

@@ -95,7 +95,7 @@ func (d *drive) newFolder(parent *meta.Node, name string) meta.NewFile {
 func (d *drive) newFile(parent *meta.Node, name string, blocks ...[]byte) meta.NewFile {
 	n := d.newNode(parent, name, fileKind)
 	r := d.newRevision(n, 1, blocks...)
-	n.RevisionID, n.RevisionSeq = r.ID, r.Seq
+	n.RevisionID, n.RevisionSeq, n.RevisionDigest = r.ID, r.Seq, hash("digest", string(r.ID))
 	return meta.NewFile{Node: n, Revision: r}
 }
 
@@ -164,16 +164,17 @@ func blockID(name string) []byte { return hash("block", name) }
 // the same contents.
 func next(n *meta.Node) meta.NodeUpdate {
 	return meta.NodeUpdate{
-		ParentID:      n.ParentID,
-		NameHash:      n.NameHash,
-		SealedName:    n.SealedName,
-		SealedKey:     n.SealedKey,
-		Author:        n.Author,
-		Version:       n.Version + 1,
-		RevisionID:    n.RevisionID,
-		RevisionSeq:   n.RevisionSeq,
-		Signature:     bytesOf(64, byte(n.Version+100)),
-		ExpectVersion: n.Version,
+		ParentID:       n.ParentID,
+		NameHash:       n.NameHash,
+		SealedName:     n.SealedName,
+		SealedKey:      n.SealedKey,
+		Author:         n.Author,
+		Version:        n.Version + 1,
+		RevisionID:     n.RevisionID,
+		RevisionSeq:    n.RevisionSeq,
+		RevisionDigest: n.RevisionDigest,
+		Signature:      bytesOf(64, byte(n.Version+100)),
+		ExpectVersion:  n.Version,
 	}
 }
 
@@ -182,7 +183,7 @@ func applied(n *meta.Node, u meta.NodeUpdate) *meta.Node {
 	m := *n
 	m.ParentID, m.NameHash, m.SealedName, m.SealedKey = u.ParentID, u.NameHash, u.SealedName, u.SealedKey
 	m.Author, m.Version, m.Signature = u.Author, u.Version, u.Signature
-	m.RevisionID, m.RevisionSeq = u.RevisionID, u.RevisionSeq
+	m.RevisionID, m.RevisionSeq, m.RevisionDigest = u.RevisionID, u.RevisionSeq, u.RevisionDigest
 	return &m
 }
 
@@ -201,7 +202,7 @@ func (d *drive) commit(n *meta.Node, keep int, blocks ...string) (*meta.Node, *m
 	}
 	r := d.newRevision(n, seq+1, d.upload(1000, blocks...)...)
 	u := next(n)
-	u.RevisionID, u.RevisionSeq = r.ID, r.Seq
+	u.RevisionID, u.RevisionSeq, u.RevisionDigest = r.ID, r.Seq, hash("digest", string(r.ID))
 	if err := d.s.CommitRevision(d.t.Context(), d.owner, n.ID, u, r, keep); err != nil {
 		d.t.Fatalf("CommitRevision: %v", err)
 	}

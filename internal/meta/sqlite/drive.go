@@ -67,7 +67,7 @@ func (s *Store) VolumeByOwner(ctx context.Context, ownerID int64) (*meta.Volume,
 }
 
 const nodeColumns = `id, volume_id, parent_id, kind, name_hash, sealed_name, sealed_key,
-	author, version, revision_id, revision_seq, signature, state, trashed_at,
+	author, version, revision_id, revision_seq, revision_digest, signature, state, trashed_at,
 	created_at, updated_at`
 
 // nodeRow scans rows of nodeColumns. It is reused from row to row: the
@@ -85,7 +85,8 @@ func newNodeRow() *nodeRow {
 		arenaCol{a, &n.ID}, arenaCol{a, &n.VolumeID}, arenaCol{a, &n.ParentID},
 		intCol[int]{&n.Kind}, arenaCol{a, &n.NameHash}, arenaCol{a, &n.SealedName},
 		arenaCol{a, &n.SealedKey}, &n.Author, intCol[uint64]{&n.Version},
-		arenaCol{a, &n.RevisionID}, intCol[uint64]{&n.RevisionSeq}, arenaCol{a, &n.Signature},
+		arenaCol{a, &n.RevisionID}, intCol[uint64]{&n.RevisionSeq}, arenaCol{a, &n.RevisionDigest},
+		arenaCol{a, &n.Signature},
 		intCol[meta.NodeState]{&n.State}, timeCol{&n.TrashedAt}, timeCol{&n.CreatedAt},
 		timeCol{&n.UpdatedAt},
 	}
@@ -121,7 +122,7 @@ func (s *Store) Node(ctx context.Context, id []byte) (*meta.Node, error) {
 // are the same for all. Each column costs a few calls into SQLite per row,
 // and listing a large folder is on the hot path.
 const childColumns = `id, kind, name_hash, sealed_name, sealed_key, author, version,
-	revision_id, revision_seq, signature, created_at, updated_at`
+	revision_id, revision_seq, revision_digest, signature, created_at, updated_at`
 
 // Children returns the active children of a folder, in no set order, or
 // meta.ErrNotFound if there is no such node. The children of a folder in
@@ -161,7 +162,7 @@ func (s *Store) children(ctx context.Context, parentID []byte) ([]meta.Node, err
 		arenaCol{&a, &c.ID}, intCol[int]{&c.Kind}, arenaCol{&a, &c.NameHash},
 		arenaCol{&a, &c.SealedName}, arenaCol{&a, &c.SealedKey}, &c.Author,
 		intCol[uint64]{&c.Version}, arenaCol{&a, &c.RevisionID}, intCol[uint64]{&c.RevisionSeq},
-		arenaCol{&a, &c.Signature}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
+		arenaCol{&a, &c.RevisionDigest}, arenaCol{&a, &c.Signature}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
 	}
 	c.State = meta.NodeActive
 	list := make([]meta.Node, 0, n)
@@ -201,10 +202,10 @@ func (s *Store) ChildByNameHash(ctx context.Context, parentID, nameHash []byte) 
 func insertNode(ctx context.Context, tx *sql.Tx, n *meta.Node, volumeID, revID []byte, revSeq uint64) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO nodes (`+nodeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
 		n.ID, volumeID, nullBlob(n.ParentID), n.Kind, blob(n.NameHash), blob(n.SealedName),
 		blob(n.SealedKey), n.Author, int64(n.Version), nullBlob(revID), int64(revSeq),
-		blob(n.Signature), micros(time.Time{}), micros(n.CreatedAt), micros(n.UpdatedAt))
+		blob(n.RevisionDigest), blob(n.Signature), micros(time.Time{}), micros(n.CreatedAt), micros(n.UpdatedAt))
 	return dbErr(err)
 }
 
@@ -511,11 +512,12 @@ func updateNode(ctx context.Context, tx *sql.Tx, id []byte, cur *nodeInfo, u *me
 	}
 	_, err := tx.ExecContext(ctx, `
 		UPDATE nodes SET parent_id = ?, name_hash = ?, sealed_name = ?, sealed_key = ?,
-			author = ?, version = ?, revision_id = ?, revision_seq = ?, signature = ?,
-			updated_at = ?
+			author = ?, version = ?, revision_id = ?, revision_seq = ?, revision_digest = ?,
+			signature = ?, updated_at = ?
 		WHERE id = ?`,
 		nullBlob(u.ParentID), blob(u.NameHash), blob(u.SealedName), blob(u.SealedKey),
-		u.Author, int64(u.Version), nullBlob(u.RevisionID), int64(u.RevisionSeq), blob(u.Signature),
+		u.Author, int64(u.Version), nullBlob(u.RevisionID), int64(u.RevisionSeq),
+		blob(u.RevisionDigest), blob(u.Signature),
 		micros(now), id)
 	// A name taken among the new siblings violates the unique index.
 	return dbErr(err)
