@@ -39,8 +39,13 @@ fuzz:
 	  done; \
 	done
 
+# Go micro-benchmarks, then the end-to-end drive benchmark (cmd/coffer-bench:
+# real server and CLI on loopback, 1 GiB and 10,000 small files by default;
+# e.g. make bench BENCHARGS='-size 256MiB -files 2000').
+BENCHARGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/coffer-bench $(BENCHARGS)
 
 vectors:
 	$(GO) run ./cmd/vectors -out testdata/vectors
