@@ -97,6 +97,12 @@ type NewFile struct {
 	Revision *Revision // nil for a folder
 }
 
+// BlockInfo names an uploaded block and its size.
+type BlockInfo struct {
+	ID   []byte
+	Size int64
+}
+
 // Usage is an account's storage use.
 type Usage struct {
 	UsedBytes  int64 // ciphertext of every block its revisions reference, plus uploads not yet committed
@@ -164,6 +170,9 @@ type DriveStore interface {
 	// Adding a known block is not an error. ErrQuota if it would take the
 	// account over its quota.
 	AddBlock(ctx context.Context, ownerID int64, id []byte, size int64, now time.Time) error
+	// AddBlocks is AddBlock for many blocks in one transaction: all are
+	// recorded or none.
+	AddBlocks(ctx context.Context, ownerID int64, blocks []BlockInfo, now time.Time) error
 	// MissingBlocks returns those of ids that ownerID has not uploaded.
 	MissingBlocks(ctx context.Context, ownerID int64, ids [][]byte) ([][]byte, error)
 	// BlockOwned reports whether ownerID may read the block: it uploaded

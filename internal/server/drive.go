@@ -634,6 +634,41 @@ func (s *Server) recordBlock(ctx context.Context, userID int64, id blob.ID, size
 	return nil
 }
 
+// recordBlocks counts a batch of stored blocks in one transaction. If the
+// quota refuses it, the bytes of the blocks the account did not have
+// before are removed again.
+func (s *Server) recordBlocks(ctx context.Context, userID int64, blocks []blob.Block) error {
+	infos := make([]meta.BlockInfo, len(blocks))
+	for i, b := range blocks {
+		infos[i] = meta.BlockInfo{ID: b.ID[:], Size: int64(len(b.Data))}
+	}
+	err := s.store.AddBlocks(ctx, userID, infos, s.now())
+	switch {
+	case errors.Is(err, meta.ErrQuota):
+		ids := make([][]byte, len(infos))
+		for i := range infos {
+			ids[i] = infos[i].ID
+		}
+		missing, merr := s.store.MissingBlocks(context.WithoutCancel(ctx), userID, ids)
+		for _, raw := range missing {
+			var id blob.ID
+			copy(id[:], raw)
+			if derr := s.blobs.Delete(context.WithoutCancel(ctx), id); derr != nil {
+				s.log.WarnContext(ctx, "remove refused block", "block", id.String(), "err", derr)
+			}
+		}
+		if merr != nil {
+			s.log.WarnContext(ctx, "find refused blocks", "err", merr)
+		}
+		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: "storage quota exceeded"}
+	case errors.Is(err, meta.ErrExists):
+		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "a block of the batch belongs to another account"}
+	case err != nil:
+		return fmt.Errorf("record %d blocks: %w", len(blocks), err)
+	}
+	return nil
+}
+
 type countingReader struct {
 	r io.Reader
 	n int64
@@ -695,11 +730,9 @@ func (s *Server) handleBlocksBatch(w http.ResponseWriter, r *http.Request, sess 
 		s.writeError(w, r, err)
 		return
 	}
-	for _, b := range blocks {
-		if err := s.recordBlock(ctx, sess.UserID, b.ID, int64(len(b.Data))); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+	if err := s.recordBlocks(ctx, sess.UserID, blocks); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusCreated, api.Empty{})
 }

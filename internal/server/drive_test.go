@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/coffer-drive/coffer/internal/api"
+	"github.com/coffer-drive/coffer/internal/blob"
 	"github.com/coffer-drive/coffer/internal/client"
 	"github.com/coffer-drive/coffer/internal/server"
 	"github.com/coffer-drive/coffer/internal/servertest"
@@ -151,5 +153,40 @@ func TestDriveBadRecordsRefused(t *testing.T) {
 	status, _, b := postJSON(t, env.URL+api.PathNodes, api.CreateNodesRequest{}, alice.Token)
 	if status != http.StatusBadRequest {
 		t.Errorf("empty batch: %d %s", status, b)
+	}
+}
+
+// TestBatchOverQuotaLeavesNothing: a batch the quota refuses is recorded
+// for no block and its bytes are removed from storage.
+func TestBatchOverQuotaLeavesNothing(t *testing.T) {
+	env := servertest.Start(t, server.Options{})
+	_, alice := account(t, env, "alice", "pw")
+	u, err := env.Store.UserByName(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.SetQuota(context.Background(), u.ID, 150); err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	var ids []blob.ID
+	for _, data := range [][]byte{bytes.Repeat([]byte{1}, 100), bytes.Repeat([]byte{2}, 100)} {
+		id := blob.Sum(data)
+		ids = append(ids, id)
+		body.Write(id[:])
+		body.Write([]byte{0, 0, 0, byte(len(data))})
+		body.Write(data)
+	}
+	status, _, b := call(t, http.MethodPost, env.URL+api.PathBlocksBatch, "application/octet-stream", body.Bytes(), alice.Token)
+	if status != http.StatusInsufficientStorage {
+		t.Fatalf("batch over quota: %d %s", status, b)
+	}
+	for _, id := range ids {
+		if _, err := env.Blobs.Stat(context.Background(), id); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("block %s of a refused batch is still stored: %v", id, err)
+		}
+	}
+	if us, _ := env.Store.Usage(context.Background(), u.ID); us.UsedBytes != 0 {
+		t.Errorf("a refused batch used %d bytes", us.UsedBytes)
 	}
 }

@@ -991,6 +991,26 @@ var trashTests = []test{
 }
 
 var blockTests = []test{
+	{"AddBlocksAllOrNothing", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		if err := s.SetQuota(ctx, d.owner, 2500); err != nil {
+			t.Fatalf("SetQuota: %v", err)
+		}
+		ok := []meta.BlockInfo{{ID: blockID("x1"), Size: 1000}, {ID: blockID("x2"), Size: 1000}}
+		if err := s.AddBlocks(ctx, d.owner, ok, t0); err != nil {
+			t.Fatalf("AddBlocks: %v", err)
+		}
+		checkUsage(t, s, d.owner, 2000, 2500)
+		// The third block of this batch does not fit: none is recorded.
+		over := []meta.BlockInfo{{ID: blockID("y1"), Size: 100}, {ID: blockID("x1"), Size: 1000}, {ID: blockID("y2"), Size: 1000}}
+		wantErr(t, "AddBlocks over quota", s.AddBlocks(ctx, d.owner, over, t0), meta.ErrQuota)
+		checkUsage(t, s, d.owner, 2000, 2500)
+		missing, err := s.MissingBlocks(ctx, d.owner, [][]byte{blockID("y1"), blockID("y2"), blockID("x1")})
+		if err != nil || len(missing) != 2 {
+			t.Fatalf("MissingBlocks after a refused batch = %d, %v; want y1 and y2", len(missing), err)
+		}
+	}},
 	{"AddAndOwn", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		a := newDrive(t, s, "alice")

@@ -29,45 +29,65 @@ const maxParams = 500
 // a block with this ID, and meta.ErrNotFound if there is no such account.
 func (s *Store) AddBlock(ctx context.Context, ownerID int64, id []byte, size int64, now time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if len(id) != blockIDLen {
-			return fmt.Errorf("block ID is %d bytes, want %d", len(id), blockIDLen)
-		}
-		if size < 0 {
-			return fmt.Errorf("negative size %d", size)
-		}
-		var owner int64
-		err := tx.QueryRowContext(ctx, `SELECT owner_id FROM blocks WHERE id = ?`, id).Scan(&owner)
-		switch {
-		case err == nil && owner == ownerID:
-			_, err := tx.ExecContext(ctx,
-				`UPDATE blocks SET created_at = max(created_at, ?) WHERE id = ?`, micros(now), id)
-			return err
-		case err == nil:
-			return fmt.Errorf("uploaded by another account: %w", meta.ErrExists)
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		var quota, used int64
-		err = tx.QueryRowContext(ctx,
-			`SELECT quota_bytes, used_bytes FROM users WHERE id = ?`, ownerID).Scan(&quota, &used)
-		if err != nil {
-			return dbErr(err)
-		}
-		// Written so as not to overflow: used <= quota unless the quota
-		// was lowered, and then any block is refused.
-		if quota > 0 && size > quota-used {
-			return fmt.Errorf("%d of %d bytes used, block of %d: %w", used, quota, size, meta.ErrQuota)
-		}
-		// The trigger on blocks adds the size to users.used_bytes.
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO blocks (id, owner_id, size, refs, created_at) VALUES (?, ?, ?, 0, ?)`,
-			id, ownerID, size, micros(now))
-		return dbErr(err)
+		return addBlock(ctx, tx, ownerID, id, size, now)
 	})
 	if err != nil {
 		return fmt.Errorf("add block %x of user %d: %w", id, ownerID, err)
 	}
 	return nil
+}
+
+// AddBlocks records many uploaded blocks in one transaction: all or none.
+func (s *Store) AddBlocks(ctx context.Context, ownerID int64, blocks []meta.BlockInfo, now time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, b := range blocks {
+			if err := addBlock(ctx, tx, ownerID, b.ID, b.Size, now); err != nil {
+				return fmt.Errorf("block %x: %w", b.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add %d blocks of user %d: %w", len(blocks), ownerID, err)
+	}
+	return nil
+}
+
+func addBlock(ctx context.Context, tx *sql.Tx, ownerID int64, id []byte, size int64, now time.Time) error {
+	if len(id) != blockIDLen {
+		return fmt.Errorf("block ID is %d bytes, want %d", len(id), blockIDLen)
+	}
+	if size < 0 {
+		return fmt.Errorf("negative size %d", size)
+	}
+	var owner int64
+	err := tx.QueryRowContext(ctx, `SELECT owner_id FROM blocks WHERE id = ?`, id).Scan(&owner)
+	switch {
+	case err == nil && owner == ownerID:
+		_, err := tx.ExecContext(ctx,
+			`UPDATE blocks SET created_at = max(created_at, ?) WHERE id = ?`, micros(now), id)
+		return err
+	case err == nil:
+		return fmt.Errorf("uploaded by another account: %w", meta.ErrExists)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	var quota, used int64
+	err = tx.QueryRowContext(ctx,
+		`SELECT quota_bytes, used_bytes FROM users WHERE id = ?`, ownerID).Scan(&quota, &used)
+	if err != nil {
+		return dbErr(err)
+	}
+	// Written so as not to overflow: used <= quota unless the quota
+	// was lowered, and then any block is refused.
+	if quota > 0 && size > quota-used {
+		return fmt.Errorf("%d of %d bytes used, block of %d: %w", used, quota, size, meta.ErrQuota)
+	}
+	// The trigger on blocks adds the size to users.used_bytes.
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO blocks (id, owner_id, size, refs, created_at) VALUES (?, ?, ?, 0, ?)`,
+		id, ownerID, size, micros(now))
+	return dbErr(err)
 }
 
 // distinct returns ids without repeats, in order of first appearance.
