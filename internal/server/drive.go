@@ -388,6 +388,29 @@ func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess 
 	writeJSON(w, http.StatusCreated, api.Empty{})
 }
 
+// replacement loads the caller's node rawID and checks a new record for
+// it: well formed, signed by the caller, same ID, volume and kind.
+func (s *Server) replacement(ctx context.Context, sess *meta.Session, rawID string, rec *api.Node) (*meta.Node, error) {
+	v, n, err := s.ownNode(ctx, sess, rawID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := s.userName(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNode(rec, name); err != nil {
+		return nil, err
+	}
+	if string(rec.ID) != string(n.ID) || string(rec.Volume) != string(v.ID) || rec.Kind != n.Kind {
+		return nil, badRequest("a new record keeps the node's ID, volume and kind")
+	}
+	if (n.ParentID == nil) != (rec.Parent == nil) {
+		return nil, badRequest("the root cannot be moved, and nothing can become a root")
+	}
+	return n, nil
+}
+
 func (s *Server) handleUpdateNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	var req api.UpdateNodeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -395,26 +418,9 @@ func (s *Server) handleUpdateNode(w http.ResponseWriter, r *http.Request, sess *
 		return
 	}
 	ctx := r.Context()
-	v, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	n, err := s.replacement(ctx, sess, r.PathValue("id"), &req.Node)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	name, err := s.userName(ctx, sess)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := checkNode(&req.Node, name); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if string(req.Node.ID) != string(n.ID) || string(req.Node.Volume) != string(v.ID) || req.Node.Kind != n.Kind {
-		s.writeError(w, r, badRequest("a record update keeps the node's ID, volume and kind"))
-		return
-	}
-	if (n.ParentID == nil) != (req.Node.Parent == nil) {
-		s.writeError(w, r, badRequest("the root cannot be moved, and nothing can become a root"))
 		return
 	}
 	if err := s.store.UpdateNode(ctx, n.ID, toUpdate(&req.Node, req.ExpectVersion)); err != nil {
@@ -431,22 +437,13 @@ func (s *Server) handleCommitRevision(w http.ResponseWriter, r *http.Request, se
 		return
 	}
 	ctx := r.Context()
-	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	n, err := s.replacement(ctx, sess, r.PathValue("id"), &req.Node)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	name, err := s.userName(ctx, sess)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := checkNode(&req.Node, name); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if string(req.Node.ID) != string(n.ID) || n.Kind != api.KindFile {
-		s.writeError(w, r, badRequest("revisions are committed to the file they belong to"))
+	if n.Kind != api.KindFile {
+		s.writeError(w, r, badRequest("only files have revisions"))
 		return
 	}
 	if err := checkRevision(&req.Revision, &req.Node); err != nil {
