@@ -51,6 +51,9 @@ type State struct {
 	Devices map[string][]byte `json:"devices"`
 	// Pins maps an account and a peer to the peer's verified fingerprint.
 	Pins map[string]Pin `json:"pins"`
+	// Volumes is the drive each account was seen to have, so that a server
+	// claiming later that there is none is caught rather than believed.
+	Volumes map[string][]byte `json:"volumes"`
 }
 
 // accountKey names an account on a server in State's maps.
@@ -115,6 +118,9 @@ func (c *Config) State() (*State, error) {
 	}
 	if st.Pins == nil {
 		st.Pins = map[string]Pin{}
+	}
+	if st.Volumes == nil {
+		st.Volumes = map[string][]byte{}
 	}
 	return st, nil
 }

@@ -88,10 +88,21 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 		return nil, err
 	}
 	d := &Drive{acc: acc, cfg: c.cfg}
+	st, err := c.cfg.State()
+	if err != nil {
+		return nil, err
+	}
+	acct := accountKey(acc.Session.Server, acc.Session.User)
+	known := st.Volumes[acct]
 	var vr api.VolumeResponse
 	err = acc.t.do(ctx, http.MethodGet, api.PathVolume, nil, &vr)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		// A drive this device has seen does not vanish: making a new
+		// one would hide the old one behind fresh keys.
+		if known != nil {
+			return nil, fmt.Errorf("the server says this account has no drive, but this device has seen drive %s: %w", b64(known), ErrTampered)
+		}
 		if err := d.create(ctx); err != nil {
 			return nil, err
 		}
@@ -99,6 +110,14 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open drive: %w", err)
+	}
+	if known != nil && string(known) != string(vr.Volume) {
+		return nil, fmt.Errorf("the server presents drive %s, but this device knows this account's drive as %s: %w", b64(vr.Volume), b64(known), ErrTampered)
+	}
+	if known == nil {
+		if err := c.cfg.UpdateState(func(s *State) { s.Volumes[acct] = vr.Volume }); err != nil {
+			return nil, err
+		}
 	}
 	d.seen, err = loadSeen(c.cfg, acc.Session, vr.Volume)
 	if err != nil {

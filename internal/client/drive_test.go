@@ -523,6 +523,20 @@ func TestMaliciousServerDrive(t *testing.T) {
 			}
 		})
 	}
+	// A server that claims the drive is gone, or swaps in another one, is
+	// not believed by a device that has seen the drive.
+	proxy.Reset()
+	proxy.On(api.PathVolume, func([]byte) []byte { return []byte(`{"error":{"code":"not_found","message":"no drive"}}`) })
+	proxy.OnStatus(api.PathVolume, http.StatusNotFound)
+	if _, err := de.via(t, proxy); err == nil || !errors.Is(err, client.ErrTampered) || !strings.Contains(err.Error(), "no drive") {
+		t.Fatalf("a vanished drive: %v", err)
+	}
+	proxy.Reset()
+	proxy.On(api.PathVolume, servertest.EditJSON(func(v *api.VolumeResponse) { v.Volume = bytes.Repeat([]byte{9}, 16) }))
+	if _, err := de.via(t, proxy); err == nil || !errors.Is(err, client.ErrTampered) {
+		t.Fatalf("a swapped drive: %v", err)
+	}
+
 	// The honest server still serves everything.
 	proxy.Reset()
 	td, err := de.via(t, proxy)

@@ -23,6 +23,8 @@ type Tamper struct {
 	rules map[string]func(body []byte) []byte
 	// prefixRules apply to every path with the prefix, after exact rules.
 	prefixRules map[string]func(path string, body []byte) []byte
+	// status replaces the status code of answers for a path.
+	status map[string]int
 }
 
 // NewTamper starts a tampering proxy in front of upstream.
@@ -45,6 +47,10 @@ func NewTamper(t testing.TB, upstream string) *Tamper {
 					break
 				}
 			}
+		}
+		if code, ok := p.status[path]; ok {
+			resp.StatusCode = code
+			resp.Status = http.StatusText(code)
 		}
 		p.mu.Unlock()
 		if rule == nil {
@@ -89,12 +95,23 @@ func (p *Tamper) OnPrefix(prefix string, fn func(path string, body []byte) []byt
 	p.prefixRules[prefix] = fn
 }
 
+// OnStatus makes every answer for path have status code.
+func (p *Tamper) OnStatus(path string, code int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.status == nil {
+		p.status = map[string]int{}
+	}
+	p.status[path] = code
+}
+
 // Reset removes every rule.
 func (p *Tamper) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = map[string]func([]byte) []byte{}
 	p.prefixRules = nil
+	p.status = nil
 }
 
 // EditJSON returns a rule that decodes the body into a T, applies edit and
