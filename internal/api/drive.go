@@ -15,6 +15,7 @@ const (
 	PathBlock         = "/v1/blocks/{id}"
 	PathBlocksBatch   = "/v1/blocks"
 	PathBlocksMissing = "/v1/blocks/missing"
+	PathBlocksGet     = "/v1/blocks/get"
 	PathUsage         = "/v1/usage"
 )
 
@@ -33,6 +34,8 @@ const (
 	MaxBatchBytes = 32 << 20
 	// MaxBatchNodes bounds the nodes created in one request.
 	MaxBatchNodes = 1000
+	// MaxBatchGet bounds the blocks fetched in one request.
+	MaxBatchGet = 1000
 )
 
 // Node is a folder or file record. All but Trashed and Head is signed by

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/crypto"
 )
 
@@ -68,15 +70,66 @@ func (d *Drive) getEntry(ctx context.Context, e *Entry, local string, progress f
 	if err != nil {
 		return err
 	}
-	// Small files cost a round trip each, so several download at once.
+	var files []*Entry
+	for _, k := range kids {
+		if !k.IsDir() {
+			files = append(files, k)
+		}
+	}
+	// Files go in groups: the blocks of a group's small files come in one
+	// request, then the group's files are written, several at once.
+	for len(files) > 0 {
+		n := min(len(files), prefetchFiles)
+		if err := d.getFiles(ctx, files[:n], local, progress); err != nil {
+			return err
+		}
+		files = files[n:]
+	}
+	for _, k := range kids {
+		if k.IsDir() {
+			if err := d.getEntry(ctx, k, filepath.Join(local, k.Name), progress); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// prefetchFiles is how many files' blocks are asked for in one request.
+const prefetchFiles = 256
+
+func (d *Drive) getFiles(ctx context.Context, files []*Entry, local string, progress func(int)) error {
+	var (
+		small [][]byte
+		total int
+	)
+	for _, f := range files {
+		if len(f.Head.Blocks) != 1 || f.Attrs.Size > smallFile {
+			continue
+		}
+		n := crypto.SealedBlockSize(crypto.PadmeLen(int(f.Attrs.Size))) + 36
+		if total+n > api.MaxBatchBytes/2 {
+			break // the rest come one by one
+		}
+		total += n
+		small = append(small, f.Head.Blocks[0])
+	}
+	if len(small) > 1 {
+		if err := d.prefetch(ctx, small); err != nil {
+			return err
+		}
+		// Whatever a failure leaves in the cache must not outlive it.
+		defer func() {
+			for _, id := range small {
+				d.cache.Delete(string(id))
+			}
+		}()
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, parallelFiles)
 	var wg sync.WaitGroup
-	for _, k := range kids {
-		if k.IsDir() {
-			continue
-		}
+	for _, f := range files {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -86,21 +139,41 @@ func (d *Drive) getEntry(ctx context.Context, e *Entry, local string, progress f
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := d.getFile(ctx, k, filepath.Join(local, k.Name), progress); err != nil {
+			if err := d.getFile(ctx, f, filepath.Join(local, f.Name), progress); err != nil {
 				cancel(err)
 			}
 		})
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return err
+	return context.Cause(ctx)
+}
+
+// prefetch fetches many blocks in one request into the block cache, where
+// fetchBlock finds them. Nothing is trusted yet: fetchBlock checks each
+// block's hash and opens it as if it had come alone.
+func (d *Drive) prefetch(ctx context.Context, ids [][]byte) error {
+	var buf bytes.Buffer
+	err := d.acc.t.doRawJSON(ctx, http.MethodPost, api.PathBlocksGet, api.BlockIDs{IDs: ids}, &buf, api.MaxBatchBytes)
+	if err != nil {
+		return fmt.Errorf("fetch blocks: %w", err)
 	}
-	for _, k := range kids {
-		if k.IsDir() {
-			if err := d.getEntry(ctx, k, filepath.Join(local, k.Name), progress); err != nil {
-				return err
-			}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[string(id)] = true
+	}
+	b := buf.Bytes()
+	for len(b) > 0 {
+		if len(b) < 36 {
+			return fmt.Errorf("fetch blocks: the answer is cut short: %w", ErrTampered)
 		}
+		id, n := b[:32], int(binary.BigEndian.Uint32(b[32:36]))
+		if n > len(b)-36 {
+			return fmt.Errorf("fetch blocks: the answer is cut short: %w", ErrTampered)
+		}
+		if want[string(id)] {
+			d.cache.Store(string(id), b[36:36+n])
+		}
+		b = b[36+n:]
 	}
 	return nil
 }
@@ -244,16 +317,22 @@ func (d *Drive) fetchBlock(ctx context.Context, e *Entry, opener *crypto.BlockSe
 	if last {
 		want = crypto.PadmeLen(int(e.Attrs.Size - uint64(i)*crypto.BlockSize))
 	}
-	var buf bytes.Buffer
-	buf.Grow(crypto.SealedBlockSize(want))
-	if err := d.acc.t.doRaw(ctx, http.MethodGet, "/v1/blocks/"+hex.EncodeToString(id), "", nil, 0, &buf); err != nil {
-		return nil, fmt.Errorf("%s: fetch block %d: %w", e.path, i, err)
+	var data []byte
+	if v, ok := d.cache.LoadAndDelete(string(id)); ok {
+		data = v.([]byte)
+	} else {
+		var buf bytes.Buffer
+		buf.Grow(crypto.SealedBlockSize(want))
+		if err := d.acc.t.doRaw(ctx, http.MethodGet, "/v1/blocks/"+hex.EncodeToString(id), "", nil, 0, &buf); err != nil {
+			return nil, fmt.Errorf("%s: fetch block %d: %w", e.path, i, err)
+		}
+		data = buf.Bytes()
 	}
-	got := crypto.BlockID(buf.Bytes())
+	got := crypto.BlockID(data)
 	if subtle.ConstantTimeCompare(got[:], id) != 1 {
 		return nil, fmt.Errorf("%s: block %d does not match its ID: %w", e.path, i, ErrTampered)
 	}
-	plain, err := opener.Open(nil, buf.Bytes(), uint64(i), last)
+	plain, err := opener.Open(nil, data, uint64(i), last)
 	if err != nil {
 		return nil, fmt.Errorf("%s: block %d does not open (swapped, reordered, truncated or from another file): %w", e.path, i, tampered(err))
 	}

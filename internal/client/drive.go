@@ -42,6 +42,8 @@ type Drive struct {
 	// seen is the highest record version verified per node, this run and
 	// before (the rollback defence).
 	seen *seenVersions
+	// cache holds prefetched blocks (by ID) until fetchBlock takes them.
+	cache sync.Map
 }
 
 // Entry is a node whose record, name and key this client has verified.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -661,5 +663,94 @@ func TestInterruptedPutResumes(t *testing.T) {
 	}
 	if got := cat(t, de.drive, "/other.bin"); !bytes.Equal(got, changed) {
 		t.Fatal("changed file differs")
+	}
+}
+
+// TestFolderDownloadBatchesSmallFiles: the small files of a folder come in
+// one request, and a server that tampers with that answer is caught for
+// each file as if it had come alone.
+func TestFolderDownloadBatchesSmallFiles(t *testing.T) {
+	de := newDrive(t, server.Options{})
+	src := filepath.Join(t.TempDir(), "many")
+	want := map[string][]byte{}
+	for i := range 12 {
+		name := fmt.Sprintf("f%02d.txt", i)
+		want[name] = randomBytes(t, 100+i*300)
+		writeFile(t, filepath.Join(src, name), want[name], time.Time{})
+	}
+	if err := de.drive.Put(ctx, []string{src}, "/", client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	proxy := servertest.NewTamper(t, de.env.URL)
+	var batches, singles int
+	var mu sync.Mutex
+	proxy.OnPrefix("/v1/blocks/", func(path string, body []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		if path == api.PathBlocksGet {
+			batches++
+		} else {
+			singles++
+		}
+		return body
+	})
+	d, err := de.via(t, proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := d.Get(ctx, "/many", out, client.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range want {
+		got, err := os.ReadFile(filepath.Join(out, "many", name))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s differs (%v)", name, err)
+		}
+	}
+	if batches != 1 || singles != 0 {
+		t.Fatalf("%d batch and %d single block requests; want the folder's blocks in one batch", batches, singles)
+	}
+
+	for name, edit := range map[string]func(path string, body []byte) []byte{
+		"bit flip in a block": func(path string, body []byte) []byte {
+			if path != api.PathBlocksGet {
+				return body
+			}
+			return servertest.FlipBit(body, 8*(len(body)-5))
+		},
+		"blocks swapped between files": func(path string, body []byte) []byte {
+			if path != api.PathBlocksGet || len(body) < 72 {
+				return body
+			}
+			// Give the first block's ID the second block's bytes.
+			n1 := int(binary.BigEndian.Uint32(body[32:36]))
+			second := body[36+n1:]
+			n2 := int(binary.BigEndian.Uint32(second[32:36]))
+			out := append([]byte{}, body[:32]...)
+			out = binary.BigEndian.AppendUint32(out, uint32(n2))
+			out = append(out, second[36:36+n2]...)
+			return append(out, second...)
+		},
+		"answer cut short": func(path string, body []byte) []byte {
+			if path != api.PathBlocksGet {
+				return body
+			}
+			return body[:len(body)-10]
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			proxy.Reset()
+			proxy.OnPrefix("/v1/blocks/", edit)
+			d, err := de.via(t, proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			err = d.Get(ctx, "/many", out, client.GetOptions{})
+			if !errors.Is(err, client.ErrTampered) {
+				t.Fatalf("got %v, want a tampering error", err)
+			}
+		})
 	}
 }

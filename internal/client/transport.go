@@ -135,6 +135,20 @@ func (t *transport) do(ctx context.Context, method, path string, in, out any) er
 // doRaw sends body (if not nil) as contentType and, for a 2xx answer,
 // copies the answer into out (if not nil). Errors come back as *APIError.
 func (t *transport) doRaw(ctx context.Context, method, path, contentType string, body io.Reader, size int64, out io.Writer) error {
+	return t.doRawLimit(ctx, method, path, contentType, body, size, out, api.MaxBlockBytes+1)
+}
+
+// doRawJSON sends in as JSON and copies a binary answer of at most limit
+// bytes into out.
+func (t *transport) doRawJSON(ctx context.Context, method, path string, in any, out io.Writer, limit int64) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	return t.doRawLimit(ctx, method, path, "application/json", bytes.NewReader(b), int64(len(b)), out, limit)
+}
+
+func (t *transport) doRawLimit(ctx context.Context, method, path, contentType string, body io.Reader, size int64, out io.Writer, limit int64) error {
 	req, err := http.NewRequestWithContext(ctx, method, t.base+path, body)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
@@ -165,7 +179,7 @@ func (t *transport) doRaw(ctx context.Context, method, path, contentType string,
 	}
 	// A block is bounded; a server sending more is cut off rather than
 	// buffered without end.
-	if _, err := io.Copy(out, io.LimitReader(resp.Body, api.MaxBlockBytes+1)); err != nil {
+	if _, err := io.Copy(out, io.LimitReader(resp.Body, limit)); err != nil {
 		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
 	}
 	return nil

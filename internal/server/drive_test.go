@@ -62,12 +62,16 @@ func TestDriveEndpointsKeepAccountsApart(t *testing.T) {
 			t.Errorf("bob %s %s: %d %s, want 404", req.method, req.path, status, body)
 		}
 	}
+	status, _, body := call(t, http.MethodPost, env.URL+api.PathBlocksGet, "application/json", []byte(`{"ids":["`+base64.StdEncoding.EncodeToString(aliceFile.Head.Blocks[0])+`"]}`), bob.Token)
+	if status != http.StatusNotFound {
+		t.Errorf("bob fetching alice's block in a batch: %d %s", status, body)
+	}
 	if status, _, body := call(t, http.MethodGet, env.URL+"/v1/nodes/"+id, "", nil, ""); status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d %s", status, body)
 	}
 	// Alice's blocks count as missing for bob, so he cannot commit a
 	// revision that names them.
-	status, _, body := call(t, http.MethodPost, env.URL+api.PathBlocksMissing, "application/json", []byte(`{"ids":["`+base64.StdEncoding.EncodeToString(aliceFile.Head.Blocks[0])+`"]}`), bob.Token)
+	status, _, body = call(t, http.MethodPost, env.URL+api.PathBlocksMissing, "application/json", []byte(`{"ids":["`+base64.StdEncoding.EncodeToString(aliceFile.Head.Blocks[0])+`"]}`), bob.Token)
 	if status != http.StatusOK || !bytes.Contains(body, []byte(base64.StdEncoding.EncodeToString(aliceFile.Head.Blocks[0]))) {
 		t.Fatalf("alice's block must be missing for bob: %d %s", status, body)
 	}

@@ -118,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+api.PathBlock, s.authed(s.handleGetBlock))
 	mux.Handle("POST "+api.PathBlocksBatch, s.authed(s.handleBlocksBatch))
 	mux.Handle("POST "+api.PathBlocksMissing, s.authed(s.handleMissingBlocks))
+	mux.Handle("POST "+api.PathBlocksGet, s.authed(s.handleGetBlocks))
 	mux.Handle("GET "+api.PathUsage, s.authed(s.handleUsage))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

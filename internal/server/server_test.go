@@ -177,6 +177,7 @@ var authedEndpoints = []struct{ method, path string }{
 	{http.MethodGet, "/v1/blocks/" + strings.Repeat("ab", 32)},
 	{http.MethodPost, api.PathBlocksBatch},
 	{http.MethodPost, api.PathBlocksMissing},
+	{http.MethodPost, api.PathBlocksGet},
 	{http.MethodGet, api.PathUsage},
 }
 
