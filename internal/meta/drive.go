@@ -173,6 +173,8 @@ type DriveStore interface {
 	// AddBlocks is AddBlock for many blocks in one transaction: all are
 	// recorded or none.
 	AddBlocks(ctx context.Context, ownerID int64, blocks []BlockInfo, now time.Time) error
+	// UnknownBlocks returns those of ids that no account has uploaded.
+	UnknownBlocks(ctx context.Context, ids [][]byte) ([][]byte, error)
 	// MissingBlocks returns those of ids that ownerID has not uploaded.
 	MissingBlocks(ctx context.Context, ownerID int64, ids [][]byte) ([][]byte, error)
 	// BlockOwned reports whether ownerID may read the block: it uploaded

@@ -609,61 +609,53 @@ func (s *Server) checkRoom(ctx context.Context, userID, size int64) error {
 	return nil
 }
 
-// recordBlock counts a stored block against the account. If the quota
-// refuses it, the bytes are removed again.
+// recordBlock counts a stored block against the account. It runs to the
+// end even if the client hangs up, and if the block cannot be recorded its
+// bytes are removed again, so nothing is stored that nobody is charged for.
 func (s *Server) recordBlock(ctx context.Context, userID int64, id blob.ID, size int64) error {
-	err := s.store.AddBlock(ctx, userID, id[:], size, s.now())
-	if errors.Is(err, meta.ErrQuota) {
-		if derr := s.blobs.Delete(context.WithoutCancel(ctx), id); derr != nil {
-			s.log.WarnContext(ctx, "remove refused block", "block", id.String(), "err", derr)
-		}
-		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: "storage quota exceeded"}
-	}
-	if errors.Is(err, meta.ErrExists) {
-		// Another account holds a block with this ID: with random keys
-		// and nonces that happens only on purpose. Its bytes are equal
-		// (they hash to the ID), so nothing needs undoing.
-		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: fmt.Sprintf("block %s belongs to another account", id)}
-	}
-	if err != nil {
-		return fmt.Errorf("record block %s: %w", id, err)
-	}
-	return nil
+	return s.recordBlocks(ctx, userID, []blob.Block{{ID: id, Data: nil}}, size)
 }
 
-// recordBlocks counts a batch of stored blocks in one transaction. If the
-// quota refuses it, the bytes of the blocks the account did not have
-// before are removed again.
-func (s *Server) recordBlocks(ctx context.Context, userID int64, blocks []blob.Block) error {
+// recordBlocks counts a batch of stored blocks in one transaction. If that
+// fails, the bytes that no account had before are removed again (never
+// another account's). size, if positive, is the size of a single block
+// whose Data is not kept.
+func (s *Server) recordBlocks(ctx context.Context, userID int64, blocks []blob.Block, size int64) error {
+	ctx = context.WithoutCancel(ctx)
 	infos := make([]meta.BlockInfo, len(blocks))
 	for i, b := range blocks {
 		infos[i] = meta.BlockInfo{ID: b.ID[:], Size: int64(len(b.Data))}
+		if size > 0 {
+			infos[i].Size = size
+		}
 	}
 	err := s.store.AddBlocks(ctx, userID, infos, s.now())
+	if err == nil {
+		return nil
+	}
+	ids := make([][]byte, len(infos))
+	for i := range infos {
+		ids[i] = infos[i].ID
+	}
+	unknown, uerr := s.store.UnknownBlocks(ctx, ids)
+	if uerr != nil {
+		s.log.WarnContext(ctx, "find unrecorded blocks", "err", uerr)
+	}
+	for _, raw := range unknown {
+		var id blob.ID
+		copy(id[:], raw)
+		if derr := s.blobs.Delete(ctx, id); derr != nil {
+			s.log.WarnContext(ctx, "remove unrecorded block", "block", id.String(), "err", derr)
+		}
+	}
 	switch {
 	case errors.Is(err, meta.ErrQuota):
-		ids := make([][]byte, len(infos))
-		for i := range infos {
-			ids[i] = infos[i].ID
-		}
-		missing, merr := s.store.MissingBlocks(context.WithoutCancel(ctx), userID, ids)
-		for _, raw := range missing {
-			var id blob.ID
-			copy(id[:], raw)
-			if derr := s.blobs.Delete(context.WithoutCancel(ctx), id); derr != nil {
-				s.log.WarnContext(ctx, "remove refused block", "block", id.String(), "err", derr)
-			}
-		}
-		if merr != nil {
-			s.log.WarnContext(ctx, "find refused blocks", "err", merr)
-		}
 		return &httpError{status: http.StatusInsufficientStorage, code: api.CodeQuota, message: "storage quota exceeded"}
 	case errors.Is(err, meta.ErrExists):
-		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "a block of the batch belongs to another account"}
-	case err != nil:
-		return fmt.Errorf("record %d blocks: %w", len(blocks), err)
+		// With random keys and nonces only a deliberate copy collides.
+		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "a block with this ID belongs to another account"}
 	}
-	return nil
+	return fmt.Errorf("record %d block(s): %w", len(blocks), err)
 }
 
 type countingReader struct {
@@ -727,7 +719,7 @@ func (s *Server) handleBlocksBatch(w http.ResponseWriter, r *http.Request, sess 
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.recordBlocks(ctx, sess.UserID, blocks); err != nil {
+	if err := s.recordBlocks(ctx, sess.UserID, blocks, 0); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

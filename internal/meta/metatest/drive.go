@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -1009,6 +1010,15 @@ var blockTests = []test{
 		missing, err := s.MissingBlocks(ctx, d.owner, [][]byte{blockID("y1"), blockID("y2"), blockID("x1")})
 		if err != nil || len(missing) != 2 {
 			t.Fatalf("MissingBlocks after a refused batch = %d, %v; want y1 and y2", len(missing), err)
+		}
+		// UnknownBlocks sees every account's blocks: bob's is known.
+		bob := newDrive(t, s, "bob")
+		if err := s.AddBlock(ctx, bob.owner, blockID("z"), 10, t0); err != nil {
+			t.Fatalf("AddBlock: %v", err)
+		}
+		unknown, err := s.UnknownBlocks(ctx, [][]byte{blockID("y1"), blockID("z"), blockID("x1")})
+		if err != nil || len(unknown) != 1 || !bytes.Equal(unknown[0], blockID("y1")) {
+			t.Fatalf("UnknownBlocks = %x, %v; want only y1", unknown, err)
 		}
 	}},
 	{"AddAndOwn", func(t *testing.T, s meta.Store) {

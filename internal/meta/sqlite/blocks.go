@@ -163,6 +163,21 @@ func (s *Store) MissingBlocks(ctx context.Context, ownerID int64, ids [][]byte) 
 	return missing, nil
 }
 
+// UnknownBlocks returns those of ids that no account has uploaded.
+func (s *Store) UnknownBlocks(ctx context.Context, ids [][]byte) ([][]byte, error) {
+	var unknown [][]byte
+	for _, id := range distinct(ids) {
+		var known bool
+		if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM blocks WHERE id = ?)`, blob(id)).Scan(&known); err != nil {
+			return nil, fmt.Errorf("unknown blocks: %w", err)
+		}
+		if !known {
+			unknown = append(unknown, append([]byte(nil), id...))
+		}
+	}
+	return unknown, nil
+}
+
 // BlockOwned reports whether ownerID may read the block: it uploaded it,
 // or a revision in its volume references it.
 func (s *Store) BlockOwned(ctx context.Context, ownerID int64, id []byte) (bool, error) {
