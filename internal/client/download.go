@@ -185,7 +185,8 @@ func (d *Drive) getFile(ctx context.Context, e *Entry, local string, progress fu
 	if _, err := os.Stat(local); err == nil {
 		return fmt.Errorf("%s already exists; not overwriting it", local)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".coffer-*")
+	// A short temporary name: the final one may already be 255 bytes.
+	tmp, err := os.CreateTemp(filepath.Dir(local), ".coffer-get-*")
 	if err != nil {
 		return fmt.Errorf("create %s: %w", local, err)
 	}

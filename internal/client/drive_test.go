@@ -366,17 +366,29 @@ func TestMaliciousServerDrive(t *testing.T) {
 	if err := d.Put(ctx, []string{filepath.Join(local, "a2.bin")}, "/a.bin", client.PutOptions{Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
-	ea2, _ := d.Resolve(ctx, "/a.bin")
 	// Keys of a stranger, to forge with.
 	evil, err := crypto.GenerateAccountKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
 
+	// Alice's own keys: a server that could get a record re-signed (or a
+	// bug that signs the wrong thing) must still be caught by the AEAD
+	// bindings of names, keys and blocks, so those cases re-sign.
+	acc, err := de.c.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resign := func(n *api.Node) {
+		sig, err := recordOf(n).Sign(acc.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Signature = sig
+	}
 	proxy := servertest.NewTamper(t, de.env.URL)
 	blockPath := func(id []byte) string { return "/v1/blocks/" + hex.EncodeToString(id) }
 	bBlocks := eb.Head.Blocks
-	rb := blockBytes(t, de, bBlocks[0])
 
 	cases := []struct {
 		name  string
@@ -399,8 +411,19 @@ func TestMaliciousServerDrive(t *testing.T) {
 			}))
 		}, "cat /b.bin"},
 		{"block from another file", func() {
-			proxy.On(blockPath(ea2.Head.Blocks[0]), func([]byte) []byte { return rb })
-			proxy.On(blockPath(bBlocks[1]), func([]byte) []byte { return rb })
+			proxy.On(blockPath(bBlocks[1]), func([]byte) []byte { return blockBytes(t, de, ea.Head.Blocks[1]) })
+		}, "cat /b.bin"},
+		{"blocks reordered in a re-signed manifest (index binding)", func() {
+			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
+				if n := find(l, eb.ID); n != nil {
+					n.Head.Blocks[0], n.Head.Blocks[1] = n.Head.Blocks[1], n.Head.Blocks[0]
+					rr := revisionRecordOf(n.Head)
+					n.Head.Signature, _ = rr.Sign(acc.Keys)
+					d := rr.Digest()
+					n.RevisionDigest = d[:]
+					resign(n)
+				}
+			}))
 		}, "cat /b.bin"},
 		{"last block dropped", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
@@ -429,6 +452,7 @@ func TestMaliciousServerDrive(t *testing.T) {
 				moved := ec.Record
 				moved.Parent = other.ID
 				moved.Head = ec.Head
+				resign(&moved)
 				l.Nodes = append(l.Nodes, moved)
 			}))
 		}, "ls /other"},
@@ -438,6 +462,8 @@ func TestMaliciousServerDrive(t *testing.T) {
 				if x != nil && y != nil {
 					x.SealedName, y.SealedName = y.SealedName, x.SealedName
 					x.NameHash, y.NameHash = y.NameHash, x.NameHash
+					resign(x)
+					resign(y)
 				}
 			}))
 		}, "ls /"},
@@ -462,7 +488,7 @@ func TestMaliciousServerDrive(t *testing.T) {
 				fake := ec.Record
 				fake.ID = []byte("0123456789abcdef")
 				fake.Head = nil
-				fake.Kind, fake.Revision, fake.RevisionSeq = api.KindFolder, nil, 0
+				fake.Kind, fake.Revision, fake.RevisionSeq, fake.RevisionDigest = api.KindFolder, nil, 0, nil
 				rec := recordOf(&fake)
 				fake.Signature, _ = rec.Sign(evil)
 				l.Nodes = append(l.Nodes, fake)
@@ -472,6 +498,8 @@ func TestMaliciousServerDrive(t *testing.T) {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ec.ID); n != nil {
 					n.SealedKey = bytes.Repeat([]byte{7}, len(n.SealedKey))
+					n.SealedKey[0] = 1 // a valid version byte, so the AEAD itself refuses
+					resign(n)
 				}
 			}))
 		}, "ls /"},
@@ -548,6 +576,18 @@ func TestMaliciousServerDrive(t *testing.T) {
 	if got := cat(t, td, "/b.bin"); !bytes.Equal(got, b) {
 		t.Fatal("honest proxy: b.bin differs")
 	}
+}
+
+func revisionRecordOf(r *api.Revision) *crypto.RevisionRecord {
+	rr := &crypto.RevisionRecord{
+		Volume: r.Volume, Node: r.Node, Revision: r.ID, Seq: r.Seq,
+		SealedContentKey: r.SealedContentKey, SealedAttrs: r.SealedAttrs, Author: r.Author,
+		Blocks: make([][32]byte, len(r.Blocks)),
+	}
+	for i, b := range r.Blocks {
+		copy(rr.Blocks[i][:], b)
+	}
+	return rr
 }
 
 func recordOf(n *api.Node) *crypto.NodeRecord {
@@ -658,8 +698,11 @@ func TestInterruptedPutResumes(t *testing.T) {
 	if err := d2.Put(ctx, []string{local2}, "/other.bin", client.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if puts != 3 {
-		t.Fatalf("a changed file must be sent whole: %d of 3 blocks sent", puts)
+	mu.Lock()
+	sentChanged := puts
+	mu.Unlock()
+	if sentChanged != 3 {
+		t.Fatalf("a changed file must be sent whole: %d of 3 blocks sent", sentChanged)
 	}
 	if got := cat(t, de.drive, "/other.bin"); !bytes.Equal(got, changed) {
 		t.Fatal("changed file differs")

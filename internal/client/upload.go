@@ -60,6 +60,9 @@ func (d *Drive) Put(ctx context.Context, locals []string, remote string, opt Put
 	if len(locals) == 0 {
 		return errors.New("nothing to upload")
 	}
+	// Versions this run committed are remembered even if a later step
+	// fails (the rollback defence must not forget them).
+	defer d.seen.save()
 	u := &uploader{d: d, opt: opt, b: &batch{created: map[string]*Entry{}}}
 	dst, err := d.Resolve(ctx, remote)
 	switch {
@@ -72,7 +75,11 @@ func (d *Drive) Put(ctx context.Context, locals []string, remote string, opt Put
 	case err == nil && len(locals) > 1:
 		return fmt.Errorf("%s is a file; several sources need a folder", dst.path)
 	case err == nil:
-		if err := u.put(ctx, locals[0], mustParent(ctx, d, dst), dst.Name); err != nil {
+		parent, err := d.byID(ctx, dst.Parent)
+		if err != nil {
+			return err
+		}
+		if err := u.put(ctx, locals[0], parent, dst.Name); err != nil {
 			return err
 		}
 	case !errors.Is(err, ErrNotExist):
@@ -92,14 +99,6 @@ func (d *Drive) Put(ctx context.Context, locals []string, remote string, opt Put
 		return err
 	}
 	return d.seen.save()
-}
-
-func mustParent(ctx context.Context, d *Drive, e *Entry) *Entry {
-	p, err := d.byID(ctx, e.Parent)
-	if err != nil {
-		return d.root
-	}
-	return p
 }
 
 type uploader struct {
@@ -511,7 +510,10 @@ func (u *uploader) lastSeq(ctx context.Context, e *Entry) uint64 {
 	seq := e.Record.RevisionSeq
 	if err := u.d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(e.ID)+"/revisions", nil, &list); err == nil {
 		for _, r := range list.Revisions {
-			seq = max(seq, r.Seq)
+			// An absurd number from the server must not wrap the next one.
+			if r.Seq < 1<<62 {
+				seq = max(seq, r.Seq)
+			}
 		}
 	}
 	return seq
