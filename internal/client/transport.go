@@ -29,8 +29,9 @@ func (e *APIError) Error() string {
 }
 
 // maxResponse bounds a JSON response, so a hostile server cannot make the
-// client buffer without limit.
-const maxResponse = 16 << 20
+// client buffer without limit. A folder listing takes about 1.1 KiB per
+// entry, so this allows folders of about 100,000 entries.
+const maxResponse = 128 << 20
 
 // transport speaks JSON to one server.
 type transport struct {
@@ -113,9 +114,12 @@ func (t *transport) do(ctx context.Context, method, path string, in, out any) er
 		return fmt.Errorf("reach server %s: %w", t.base, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
+	}
+	if len(data) > maxResponse {
+		return fmt.Errorf("the answer of %s %s is larger than %d bytes; refusing it", method, path, maxResponse)
 	}
 	if resp.StatusCode >= 300 {
 		var eb api.ErrorBody
