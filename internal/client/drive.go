@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -44,6 +43,8 @@ type Drive struct {
 	seen *seenVersions
 	// cache holds prefetched blocks (by ID) until fetchBlock takes them.
 	cache sync.Map
+	// ownKey is the account's identity key, checked once.
+	ownKey crypto.VerifyKey
 }
 
 // Entry is a node whose record, name and key this client has verified.
@@ -90,6 +91,9 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 		return nil, err
 	}
 	d := &Drive{acc: acc, cfg: c.cfg}
+	if d.ownKey, err = crypto.NewVerifyKey(acc.Keys.IdentityPublic()); err != nil {
+		return nil, err
+	}
 	st, err := c.cfg.State()
 	if err != nil {
 		return nil, err
@@ -228,11 +232,11 @@ func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
 // authorKey returns the public key a record's author signs with. Until
 // sharing exists only the owner writes to a volume, so any other author
 // is an injection.
-func (d *Drive) authorKey(author string) (ed25519.PublicKey, error) {
+func (d *Drive) authorKey(author string) (crypto.VerifyKey, error) {
 	if author != d.acc.Session.User {
-		return nil, fmt.Errorf("signed by %q, who has no access to this drive", author)
+		return crypto.VerifyKey{}, fmt.Errorf("signed by %q, who has no access to this drive", author)
 	}
-	return d.acc.Keys.IdentityPublic(), nil
+	return d.ownKey, nil
 }
 
 // verifyChild checks a record the server presents as a child of parent:
@@ -255,7 +259,7 @@ func (d *Drive) verifyChild(parent *Entry, n *api.Node) (*Entry, error) {
 	if err != nil {
 		return fail("malformed record", err)
 	}
-	if err := rec.Verify(pub, n.Signature); err != nil {
+	if err := rec.VerifyWith(pub, n.Signature); err != nil {
 		return fail("bad signature", err)
 	}
 	pk, err := parent.nodeKeys()
@@ -319,7 +323,7 @@ func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) 
 		return a, err
 	}
 	rr := revisionRecord(r)
-	if err := rr.Verify(pub, r.Signature); err != nil {
+	if err := rr.Verify(pub.Public(), r.Signature); err != nil {
 		return a, fmt.Errorf("bad signature: %w", err)
 	}
 	return d.openRevision(e, r, rr)

@@ -241,6 +241,17 @@ func (r *NodeRecord) Verify(author ed25519.PublicKey, sig []byte) error {
 	return nil
 }
 
+// VerifyWith is Verify with a key checked once beforehand.
+func (r *NodeRecord) VerifyWith(author VerifyKey, sig []byte) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	if err := author.verify(tagged(labelNodeRecord, r.encode()), sig); err != nil {
+		return fmt.Errorf("%w: node record %x by %q: %w", ErrBadSignature, r.Node, r.Author, err)
+	}
+	return nil
+}
+
 // Ref returns the record's NodeRef, for UnwrapNodeKey and OpenName.
 func (r *NodeRecord) Ref() NodeRef {
 	return NodeRef{Volume: r.Volume, Parent: r.Parent, Node: r.Node}

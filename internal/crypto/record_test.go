@@ -277,3 +277,40 @@ func TestNodeRecordValidate(t *testing.T) {
 		t.Error("Sign without keys")
 	}
 }
+
+// TestVerifyWith: a key checked once verifies like Verify; weak keys never
+// become a VerifyKey, and a zero VerifyKey verifies nothing.
+func TestVerifyWith(t *testing.T) {
+	tt := newTestTree(t)
+	r := tt.fileRecord(t)
+	sig, err := r.Sign(tt.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewVerifyKey(tt.owner.IdentityPublic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.VerifyWith(k, sig); err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewVerifyKey(tt.other.IdentityPublic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.VerifyWith(other, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("another user's key: %v", err)
+	}
+	changed := *r
+	changed.Version++
+	if err := changed.VerifyWith(k, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("changed record: %v", err)
+	}
+	if err := r.VerifyWith(VerifyKey{}, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("zero key: %v", err)
+	}
+	identity, _ := hex.DecodeString("0100000000000000000000000000000000000000000000000000000000000000")
+	if _, err := NewVerifyKey(identity); !errors.Is(err, ErrBadEd25519Key) {
+		t.Fatalf("small-order key accepted: %v", err)
+	}
+}
