@@ -217,7 +217,7 @@ func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
 	if err := rec.Verify(d.acc.Keys.IdentityPublic(), n.Signature); err != nil {
 		return fail("bad signature", err)
 	}
-	if err := d.seen.check(n.ID, n.Version); err != nil {
+	if err := d.seen.check(n.ID, n.Version, n.Signature); err != nil {
 		return fail("rolled back", err)
 	}
 	key, err := crypto.OpenRootKey(d.acc.Keys, n.Volume, n.ID, n.SealedKey)
@@ -279,7 +279,7 @@ func (d *Drive) verifyChild(parent *Entry, n *api.Node) (*Entry, error) {
 	if err != nil {
 		return fail("key does not open", err)
 	}
-	if err := d.seen.check(n.ID, n.Version); err != nil {
+	if err := d.seen.check(n.ID, n.Version, n.Signature); err != nil {
 		return fail("rolled back", err)
 	}
 	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm)}
@@ -581,7 +581,7 @@ func (d *Drive) mkdirIn(ctx context.Context, parent *Entry, name string) (*Entry
 		return nil, fmt.Errorf("create folder %s: %w", e.path, err)
 	}
 	e.Record = wire
-	d.seen.record(e.ID, 1)
+	d.seen.record(e.ID, 1, wire.Signature)
 	return e, nil
 }
 
@@ -634,7 +634,7 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
 		return fmt.Errorf("move %s to %s: %w", e.path, path.Join(parent.path, name), err)
 	}
-	d.seen.record(e.ID, rec.Version)
+	d.seen.record(e.ID, rec.Version, wire.Signature)
 	return d.seen.save()
 }
 
@@ -829,7 +829,7 @@ func (d *Drive) RestoreVersion(ctx context.Context, p string, seq uint64) error 
 		if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
 			return fmt.Errorf("restore version %d of %s: %w", seq, e.path, err)
 		}
-		d.seen.record(e.ID, rec.Version)
+		d.seen.record(e.ID, rec.Version, wire.Signature)
 		return d.seen.save()
 	}
 	return fmt.Errorf("%s has no version %d", e.path, seq)

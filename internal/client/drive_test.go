@@ -394,25 +394,29 @@ func TestMaliciousServerDrive(t *testing.T) {
 		name  string
 		setup func()
 		op    string // "cat PATH" or "ls PATH"
+		// fresh runs the case on a device that has seen nothing yet, so
+		// that a re-signed record gets past the fork check and the layer
+		// the case is about is reached.
+		fresh bool
 	}{
 		{"block with a flipped bit", func() {
 			proxy.On(blockPath(bBlocks[0]), func(body []byte) []byte { return servertest.FlipBit(body, 4000) })
-		}, "cat /b.bin"},
+		}, "cat /b.bin", false},
 		{"two blocks swapped", func() {
 			b0, b1 := blockBytes(t, de, bBlocks[0]), blockBytes(t, de, bBlocks[1])
 			proxy.On(blockPath(bBlocks[0]), func([]byte) []byte { return b1 })
 			proxy.On(blockPath(bBlocks[1]), func([]byte) []byte { return b0 })
-		}, "cat /b.bin"},
+		}, "cat /b.bin", false},
 		{"manifest with blocks swapped", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, eb.ID); n != nil {
 					n.Head.Blocks[0], n.Head.Blocks[1] = n.Head.Blocks[1], n.Head.Blocks[0]
 				}
 			}))
-		}, "cat /b.bin"},
+		}, "cat /b.bin", false},
 		{"block from another file", func() {
 			proxy.On(blockPath(bBlocks[1]), func([]byte) []byte { return blockBytes(t, de, ea.Head.Blocks[1]) })
-		}, "cat /b.bin"},
+		}, "cat /b.bin", false},
 		{"blocks reordered in a re-signed manifest (index binding)", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, eb.ID); n != nil {
@@ -424,28 +428,28 @@ func TestMaliciousServerDrive(t *testing.T) {
 					resign(n)
 				}
 			}))
-		}, "cat /b.bin"},
+		}, "cat /b.bin", true},
 		{"last block dropped", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, eb.ID); n != nil {
 					n.Head.Blocks = n.Head.Blocks[:1]
 				}
 			}))
-		}, "cat /b.bin"},
+		}, "cat /b.bin", false},
 		{"extra block appended", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, eb.ID); n != nil {
 					n.Head.Blocks = append(n.Head.Blocks, bBlocks[0])
 				}
 			}))
-		}, "cat /b.bin"},
+		}, "cat /b.bin", false},
 		{"manifest of an older revision", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ea.ID); n != nil {
 					n.Head = ea.Head
 				}
 			}))
-		}, "cat /a.bin"},
+		}, "cat /a.bin", false},
 		{"name sealed for another folder (moved by the server)", func() {
 			other, _ := d.Resolve(ctx, "/other")
 			proxy.OnPrefix("/v1/nodes/"+base64.RawURLEncoding.EncodeToString(other.ID), tamperList(func(l *api.NodeList) {
@@ -455,7 +459,7 @@ func TestMaliciousServerDrive(t *testing.T) {
 				resign(&moved)
 				l.Nodes = append(l.Nodes, moved)
 			}))
-		}, "ls /other"},
+		}, "ls /other", false},
 		{"names swapped between siblings", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				x, y := find(l, eb.ID), find(l, ec.ID)
@@ -466,14 +470,14 @@ func TestMaliciousServerDrive(t *testing.T) {
 					resign(y)
 				}
 			}))
-		}, "ls /"},
+		}, "ls /", false},
 		{"attributes of another revision (size, mtime)", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, eb.ID); n != nil {
 					n.Head.SealedAttrs = ec.Head.SealedAttrs
 				}
 			}))
-		}, "ls /"},
+		}, "ls /", false},
 		{"node signed by an unknown key", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ec.ID); n != nil {
@@ -482,7 +486,7 @@ func TestMaliciousServerDrive(t *testing.T) {
 					n.Signature = sig
 				}
 			}))
-		}, "ls /"},
+		}, "ls /", false},
 		{"child injected by the server", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				fake := ec.Record
@@ -493,7 +497,7 @@ func TestMaliciousServerDrive(t *testing.T) {
 				fake.Signature, _ = rec.Sign(evil)
 				l.Nodes = append(l.Nodes, fake)
 			}))
-		}, "ls /"},
+		}, "ls /", false},
 		{"node key replaced with a fresh one", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ec.ID); n != nil {
@@ -502,14 +506,43 @@ func TestMaliciousServerDrive(t *testing.T) {
 					resign(n)
 				}
 			}))
-		}, "ls /"},
+		}, "ls /", false},
 		{"empty key list", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ec.ID); n != nil {
 					n.SealedKey = nil
 				}
 			}))
-		}, "ls /"},
+		}, "ls /", false},
+		{"a different record under a version already seen (fork)", func() {
+			// A validly signed twin of c.txt's record: same version, its
+			// key wrapped again under a fresh nonce. Only the device's
+			// memory of what it saw can tell.
+			root := d.Root()
+			rootKey, err := crypto.OpenRootKey(acc.Keys, root.Record.Volume, root.ID, root.Record.SealedKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rk, err := rootKey.Derive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := crypto.NodeRef{Volume: root.Record.Volume, Parent: root.ID, Node: ec.ID}
+			key, err := crypto.UnwrapNodeKey(rk, ref, ec.Record.SealedKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			twin, err := crypto.WrapNodeKey(rk, ref, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
+				if n := find(l, ec.ID); n != nil {
+					n.SealedKey = twin
+					resign(n)
+				}
+			}))
+		}, "ls /", false},
 		{"rolled back to an older record", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ea.ID); n != nil {
@@ -517,14 +550,23 @@ func TestMaliciousServerDrive(t *testing.T) {
 					n.Head = ea.Head
 				}
 			}))
-		}, "ls /"},
+		}, "ls /", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy.Reset()
 			tc.setup()
-			td, err := de.via(t, proxy)
-			if err != nil {
+			var td *client.Drive
+			if tc.fresh {
+				fc, fcfg := newClient(t)
+				if _, err := fc.Login(ctx, de.env.URL, "alice", []byte("pw")); err != nil {
+					t.Fatal(err)
+				}
+				td, err = client.New(fcfg, redirectTo(t, proxy.URL)).Drive(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if td, err = de.via(t, proxy); err != nil {
 				t.Fatal(err)
 			}
 			op, p, _ := strings.Cut(tc.op, " ")

@@ -2,6 +2,7 @@ package client
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,50 +11,71 @@ import (
 	"sync"
 )
 
-// seenVersions remembers, per node, the highest record version this device
-// has verified. A server that serves an older record, even a validly
-// signed one, is caught (rollback). It is kept per server, account and
-// volume in the config folder.
+// seenVersions remembers, per node, the newest record this device has
+// verified or written: its version and a fingerprint of its signature. A
+// server that serves an older record, even a validly signed one, is caught
+// (rollback), and so is one that serves a different record under a version
+// already seen (a fork: say a signed update it withheld, then the retry).
+// It is kept per server, account and volume in the config folder.
 type seenVersions struct {
 	mu    sync.Mutex
 	cfg   *Config
 	name  string
-	v     map[string]uint64
+	v     map[string]seenRecord
 	dirty bool
+}
+
+// seenRecord is a version and a fingerprint of the record's signature.
+// Ed25519 signatures are deterministic, so one record has one signature.
+type seenRecord struct {
+	V uint64 `json:"v"`
+	S string `json:"s"`
+}
+
+func fingerprintSig(sig []byte) string {
+	h := sha256.Sum256(sig)
+	return base64.RawStdEncoding.EncodeToString(h[:12])
 }
 
 func loadSeen(cfg *Config, sess *SessionFile, volume []byte) (*seenVersions, error) {
 	h := sha256.Sum256([]byte(sess.Server + "\x00" + sess.User + "\x00" + string(volume)))
-	s := &seenVersions{cfg: cfg, name: filepath.Join("seen", hex.EncodeToString(h[:16])+".json"), v: map[string]uint64{}}
+	s := &seenVersions{cfg: cfg, name: filepath.Join("seen", hex.EncodeToString(h[:16])+".json"), v: map[string]seenRecord{}}
 	if err := os.MkdirAll(filepath.Join(cfg.dir, "seen"), 0o700); err != nil {
 		return nil, fmt.Errorf("create seen-versions folder: %w", err)
 	}
 	if err := cfg.read(s.name, &s.v); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		// Unreadable (an older format): start again from what this run
+		// verifies; only a local attacker could have damaged it.
+		s.v = map[string]seenRecord{}
 	}
 	return s, nil
 }
 
-// check refuses a version below the highest seen and records a higher one.
-func (s *seenVersions) check(id []byte, version uint64) error {
+// check refuses a record older than the newest seen, or different from
+// the one seen with the same version, and remembers a newer one.
+func (s *seenVersions) check(id []byte, version uint64, sig []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := b64(id)
-	if old := s.v[k]; version < old {
-		return fmt.Errorf("record version %d is older than version %d seen before", version, old)
-	} else if version > old {
-		s.v[k] = version
+	k, fp := b64(id), fingerprintSig(sig)
+	old, ok := s.v[k]
+	switch {
+	case ok && version < old.V:
+		return fmt.Errorf("record version %d is older than version %d seen before", version, old.V)
+	case ok && version == old.V && fp != old.S:
+		return fmt.Errorf("a different record with version %d was seen before (forked history)", version)
+	case !ok || version > old.V:
+		s.v[k] = seenRecord{V: version, S: fp}
 		s.dirty = true
 	}
 	return nil
 }
 
-// record notes a version this device wrote itself.
-func (s *seenVersions) record(id []byte, version uint64) {
+// record notes a record this device wrote and the server accepted.
+func (s *seenVersions) record(id []byte, version uint64, sig []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k := b64(id); version > s.v[k] {
-		s.v[k] = version
+	if k := b64(id); version >= s.v[k].V {
+		s.v[k] = seenRecord{V: version, S: fingerprintSig(sig)}
 		s.dirty = true
 	}
 }
