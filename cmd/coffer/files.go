@@ -78,7 +78,11 @@ func (a *app) lsCmd() *cobra.Command {
 			}
 			list := []*client.Entry{e}
 			if e.IsDir() {
-				if list, err = d.List(cmd.Context(), e); err != nil {
+				lister := d.List
+				if !long && !asJSON {
+					lister = d.ListNames // names only: contents are not looked at
+				}
+				if list, err = lister(cmd.Context(), e); err != nil {
 					return err
 				}
 			}

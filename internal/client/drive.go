@@ -244,6 +244,13 @@ func (d *Drive) authorKey(author string) (crypto.VerifyKey, error) {
 // and that its name, key and (for files) head revision open under the
 // parent's keys. It returns the verified entry.
 func (d *Drive) verifyChild(parent *Entry, n *api.Node) (*Entry, error) {
+	return d.verifyChildHead(parent, n, true)
+}
+
+// verifyChildHead is verifyChild; without withHead a file's head revision
+// is not checked (and the entry has no Head or Attrs), for listings that
+// show only names.
+func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Entry, error) {
 	name := "?"
 	fail := func(why string, err error) (*Entry, error) {
 		return nil, fmt.Errorf("%s: entry %s (%s): %s: %w", parent.path, b64(n.ID), name, why, tampered(err))
@@ -283,7 +290,7 @@ func (d *Drive) verifyChild(parent *Entry, n *api.Node) (*Entry, error) {
 		return fail("rolled back", err)
 	}
 	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm)}
-	if n.Kind == api.KindFile {
+	if n.Kind == api.KindFile && withHead {
 		if n.Head == nil {
 			return fail("file without content", nil)
 		}
@@ -371,9 +378,21 @@ func revisionRecord(r *api.Revision) *crypto.RevisionRecord {
 	return rr
 }
 
-// List returns the verified children of a folder. Verification runs on
-// every core: each child costs a signature check and a few AEAD opens.
+// List returns the verified children of a folder, files with their
+// verified head revision and attributes. Verification runs on every core:
+// each child costs a signature check and a few AEAD opens.
 func (d *Drive) List(ctx context.Context, dir *Entry) ([]*Entry, error) {
+	return d.list(ctx, dir, true)
+}
+
+// ListNames is List for a listing of names only: the records, names and
+// keys are verified, the files' contents are not looked at (entries have
+// no Head or Attrs).
+func (d *Drive) ListNames(ctx context.Context, dir *Entry) ([]*Entry, error) {
+	return d.list(ctx, dir, false)
+}
+
+func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry, error) {
 	if !dir.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder", dir.path)
 	}
@@ -391,7 +410,7 @@ func (d *Drive) List(ctx context.Context, dir *Entry) ([]*Entry, error) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(list.Nodes); i += workers {
-				out[i], errs[i] = d.verifyChild(dir, &list.Nodes[i])
+				out[i], errs[i] = d.verifyChildHead(dir, &list.Nodes[i], withHeads)
 			}
 		})
 	}

@@ -839,3 +839,31 @@ func TestFolderDownloadBatchesSmallFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestListNamesStillVerifies: a names-only listing skips file contents but
+// still refuses a tampered name.
+func TestListNamesStillVerifies(t *testing.T) {
+	de := newDrive(t, server.Options{})
+	local := filepath.Join(t.TempDir(), "a.txt")
+	writeFile(t, local, []byte("a"), time.Time{})
+	if err := de.drive.Put(ctx, []string{local}, "/", client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := de.drive.ListNames(ctx, de.drive.Root())
+	if err != nil || len(list) != 1 || list[0].Name != "a.txt" {
+		t.Fatalf("ListNames: %v %v", list, err)
+	}
+	proxy := servertest.NewTamper(t, de.env.URL)
+	proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
+		for i := range l.Nodes {
+			l.Nodes[i].SealedName = servertest.FlipBit(l.Nodes[i].SealedName, 100)
+		}
+	}))
+	d, err := de.via(t, proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ListNames(ctx, d.Root()); !errors.Is(err, client.ErrTampered) {
+		t.Fatalf("tampered name in a names-only listing: %v", err)
+	}
+}
