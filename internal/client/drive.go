@@ -217,7 +217,7 @@ func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
 	if err := rec.Verify(d.acc.Keys.IdentityPublic(), n.Signature); err != nil {
 		return fail("bad signature", err)
 	}
-	if err := d.seen.check(n.ID, n.Version, n.Signature); err != nil {
+	if err := d.seen.check(n.ID, n.Version, recordFingerprint(d.acc.Keys.IdentityPublic(), rec, n.Signature)); err != nil {
 		return fail("rolled back", err)
 	}
 	key, err := crypto.OpenRootKey(d.acc.Keys, n.Volume, n.ID, n.SealedKey)
@@ -266,8 +266,13 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if err != nil {
 		return fail("malformed record", err)
 	}
-	if err := rec.VerifyWith(pub, n.Signature); err != nil {
-		return fail("bad signature", err)
+	// A record verified before (same bytes, same signer) is not checked
+	// again: that makes a repeated listing cheap.
+	fp := recordFingerprint(pub.Public(), rec, n.Signature)
+	if !d.seen.known(n.ID, n.Version, fp) {
+		if err := rec.VerifyWith(pub, n.Signature); err != nil {
+			return fail("bad signature", err)
+		}
 	}
 	pk, err := parent.nodeKeys()
 	if err != nil {
@@ -286,7 +291,7 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if err != nil {
 		return fail("key does not open", err)
 	}
-	if err := d.seen.check(n.ID, n.Version, n.Signature); err != nil {
+	if err := d.seen.check(n.ID, n.Version, fp); err != nil {
 		return fail("rolled back", err)
 	}
 	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm)}
@@ -600,7 +605,7 @@ func (d *Drive) mkdirIn(ctx context.Context, parent *Entry, name string) (*Entry
 		return nil, fmt.Errorf("create folder %s: %w", e.path, err)
 	}
 	e.Record = wire
-	d.seen.record(e.ID, 1, wire.Signature)
+	d.seen.record(e.ID, 1, d.fingerprint(rec, wire.Signature))
 	return e, nil
 }
 
@@ -653,8 +658,13 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
 		return fmt.Errorf("move %s to %s: %w", e.path, path.Join(parent.path, name), err)
 	}
-	d.seen.record(e.ID, rec.Version, wire.Signature)
+	d.seen.record(e.ID, rec.Version, d.fingerprint(rec, wire.Signature))
 	return d.seen.save()
+}
+
+// fingerprint is the seen-versions fingerprint of a record this account signed.
+func (d *Drive) fingerprint(rec *crypto.NodeRecord, sig []byte) string {
+	return recordFingerprint(d.ownKey.Public(), rec, sig)
 }
 
 // target resolves where something named name goes for destination dst:
@@ -848,7 +858,7 @@ func (d *Drive) RestoreVersion(ctx context.Context, p string, seq uint64) error 
 		if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
 			return fmt.Errorf("restore version %d of %s: %w", seq, e.path, err)
 		}
-		d.seen.record(e.ID, rec.Version, wire.Signature)
+		d.seen.record(e.ID, rec.Version, d.fingerprint(rec, wire.Signature))
 		return d.seen.save()
 	}
 	return fmt.Errorf("%s has no version %d", e.path, seq)

@@ -212,7 +212,7 @@ func (u *uploader) putDir(ctx context.Context, local string, parent *Entry, name
 		e.Record = wire
 		u.b.items = append(u.b.items, api.NewNode{Node: wire})
 		u.b.created[string(e.ID)] = e
-		u.d.seen.record(e.ID, 1, wire.Signature)
+		u.d.seen.record(e.ID, 1, u.d.fingerprint(rec, wire.Signature))
 		dir = e
 		if err := u.maybeFlush(ctx); err != nil {
 			return err
@@ -318,7 +318,7 @@ func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo,
 		return err
 	}
 	u.b.items = append(u.b.items, api.NewNode{Node: wire, Revision: &ar})
-	u.d.seen.record(e.ID, 1, wire.Signature)
+	u.d.seen.record(e.ID, 1, u.d.fingerprint(rec, wire.Signature))
 	u.progress(len(data))
 	return u.maybeFlush(ctx)
 }
@@ -474,7 +474,7 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 		return fmt.Errorf("commit %s: %w", path.Join(parent.path, name), err)
 	}
 	st.remove()
-	u.d.seen.record(e.ID, rec.Version, wire.Signature)
+	u.d.seen.record(e.ID, rec.Version, u.d.fingerprint(rec, wire.Signature))
 	return nil
 }
 
