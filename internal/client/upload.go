@@ -276,7 +276,12 @@ func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, 
 
 // putSmall seals a small new file in memory and adds it to the batch.
 func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo, parent *Entry, name string) error {
-	data, err := os.ReadFile(local)
+	f, err := openNoFollow(local)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", local, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, smallFile+1))
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("read %s: %w", local, err)
 	}
@@ -356,7 +361,7 @@ func (u *uploader) flush(ctx context.Context) error {
 // A new file or a new revision is committed only after every block is
 // stored, in one request, so a crash leaves nothing half-visible.
 func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, name string, old *Entry) error {
-	f, err := os.Open(local)
+	f, err := openNoFollow(local)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", local, err)
 	}
