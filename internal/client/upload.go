@@ -388,6 +388,11 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 		st.remove()
 		st = nil
 	}
+	if st != nil && old != nil && string(old.Record.Revision) == string(st.Revision) {
+		// The earlier attempt was committed; only its answer was lost.
+		st.remove()
+		return nil
+	}
 	if old != nil {
 		e = old
 		if rec, err = fromWire(&old.Record); err != nil {
