@@ -42,19 +42,25 @@ func (a *app) progress(quiet bool, what string, total int64) (func(int64), func(
 		mpb.AppendDecorators(
 			decor.CountersKibiByte("% .1f / % .1f "),
 			decor.AverageSpeed(decor.SizeB1024(0), "% .1f "),
-			decor.AverageETA(decor.ET_STYLE_GO),
+			decor.EwmaETA(decor.ET_STYLE_GO, 30),
 		),
 	)
-	start := time.Now()
-	return func(n int64) { bar.EwmaSetCurrent(n, time.Since(start)) }, func() {
-		if !timer.Stop() {
-			bar.SetTotal(-1, true)
-			p.Wait()
-			return
+	last := time.Now()
+	// Callers report from one goroutine at a time; the bar wants the time
+	// each step took.
+	return func(n int64) {
+			now := time.Now()
+			bar.EwmaSetCurrent(n, now.Sub(last))
+			last = now
+		}, func() {
+			if !timer.Stop() {
+				bar.SetTotal(-1, true)
+				p.Wait()
+				return
+			}
+			bar.Abort(true)
+			p.Shutdown()
 		}
-		bar.Abort(true)
-		p.Shutdown()
-	}
 }
 
 func (a *app) lsCmd() *cobra.Command {
