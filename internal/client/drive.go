@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -263,11 +264,18 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 		return fail("unknown signer", err)
 	}
 	rec, err := fromWire(n)
+	if err == nil {
+		err = rec.Validate()
+	}
+	if err == nil && len(n.Signature) != ed25519.SignatureSize {
+		err = fmt.Errorf("signature is %d bytes", len(n.Signature))
+	}
 	if err != nil {
 		return fail("malformed record", err)
 	}
 	// A record verified before (same bytes, same signer) is not checked
-	// again: that makes a repeated listing cheap.
+	// again: that makes a repeated listing cheap. The record validated
+	// above, so its bytes are its canonical encoding.
 	fp := recordFingerprint(pub.Public(), rec, n.Signature)
 	if !d.seen.known(n.ID, n.Version, fp) {
 		if err := rec.VerifyWith(pub, n.Signature); err != nil {

@@ -543,6 +543,18 @@ func TestMaliciousServerDrive(t *testing.T) {
 				}
 			}))
 		}, "ls /", false},
+		{"malformed record replaying a verified record's fingerprint", func() {
+			// Marshal of a malformed record is empty; its "signature"
+			// carries the real record's bytes and signature, so an
+			// unframed fingerprint would equal the one already verified.
+			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
+				if n := find(l, ec.ID); n != nil {
+					real := recordOf(n).Marshal()
+					n.Signature = append(append([]byte{}, real...), n.Signature...)
+					n.Kind = 9
+				}
+			}))
+		}, "ls /", false},
 		{"rolled back to an older record", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, ea.ID); n != nil {

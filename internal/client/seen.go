@@ -3,6 +3,7 @@ package client
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,13 +37,16 @@ type seenRecord struct {
 }
 
 // recordFingerprint identifies a signed record and who signed it: equal
-// fingerprints mean the same bytes under the same key.
+// fingerprints mean the same bytes under the same key. Every input is
+// length-prefixed, so no split of the bytes between record and signature
+// can collide with another; callers pass only a record that validated.
 func recordFingerprint(author []byte, rec *crypto.NodeRecord, sig []byte) string {
 	h := sha256.New()
 	h.Write([]byte("coffer-client/v1/verified-record\x00"))
-	h.Write(author)
-	h.Write(rec.Marshal())
-	h.Write(sig)
+	for _, part := range [][]byte{author, rec.Marshal(), sig} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(part))))
+		h.Write(part)
+	}
 	return base64.RawStdEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
