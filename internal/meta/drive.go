@@ -72,6 +72,12 @@ type Revision struct {
 	Author           string
 	Signature        []byte
 	CreatedAt        time.Time
+	// UploaderID is the account whose uploaded blocks the revision uses,
+	// when it is not the volume owner: a member writing into someone
+	// else's share. 0 means the owner. It is an input to CreateNodes and
+	// CommitRevision only; the store does not keep it (the blocks change
+	// hands), and reads return 0.
+	UploaderID int64
 }
 
 // NodeUpdate replaces a node's signed record. The fields mirror Node's
@@ -131,11 +137,17 @@ type DriveStore interface {
 
 	// CreateNodes creates folders and files (with their first revisions)
 	// in one transaction, in order, so a folder may be followed by its
-	// children. Each parent must be an active folder of the same volume
-	// (ErrInvalid); names must be free (ErrExists); every block a revision
-	// names must have been uploaded by ownerID (ErrMissingBlocks); the
-	// account must stay within its quota (ErrQuota). On any error nothing
-	// is created.
+	// children. ownerID is the owner of the volume. Each parent must be
+	// an active folder of the same volume (ErrInvalid); names must be
+	// free (ErrExists); every block a revision names must have been
+	// uploaded by ownerID (ErrMissingBlocks). For a revision with an
+	// UploaderID other than ownerID, its blocks must instead have been
+	// uploaded by UploaderID and be referenced by no other revision yet
+	// (ErrMissingBlocks), and they pass to ownerID: the uploader's use
+	// goes down by their size and the owner's up, in the same
+	// transaction, so uploads into a share count against the owner, who
+	// must stay within its quota (ErrQuota). On any error nothing is
+	// created.
 	CreateNodes(ctx context.Context, ownerID int64, items []NewFile) error
 	// UpdateNode replaces a node's record (rename, move, restore of an old
 	// revision as head) if its version is still u.ExpectVersion
@@ -145,7 +157,8 @@ type DriveStore interface {
 	UpdateNode(ctx context.Context, id []byte, u NodeUpdate) error
 	// CommitRevision adds a revision to a file and makes it the head, with
 	// the node's new record, if the node's version is still
-	// u.ExpectVersion (ErrConflict). Blocks and quota as in CreateNodes.
+	// u.ExpectVersion (ErrConflict). ownerID is the owner of the
+	// node's volume. Blocks, rev.UploaderID and quota as in CreateNodes.
 	// Beyond keep revisions (0: keep all), the oldest non-head ones are
 	// deleted with it.
 	CommitRevision(ctx context.Context, ownerID int64, id []byte, u NodeUpdate, rev *Revision, keep int) error

@@ -91,6 +91,7 @@ type Throttle struct {
 // across processes sharing the same database.
 type Store interface {
 	DriveStore
+	ShareStore
 	// CreateUser inserts a new account and returns its ID. ErrExists if the name is taken.
 	CreateUser(ctx context.Context, u *User) (int64, error)
 	// UserByName returns the account with this exact name, or ErrNotFound.

@@ -146,6 +146,68 @@ func ownedBlocks(ctx context.Context, q queryer, ownerID int64, ids [][]byte) (m
 	return owned, nil
 }
 
+// claimBlocks passes the blocks ids (distinct) from uploaderID to
+// ownerID, for a revision that uploaderID commits into ownerID's volume.
+// Every block must have been uploaded by uploaderID and be referenced by
+// no revision yet, else meta.ErrMissingBlocks: a block one of the
+// uploader's own files uses must stay charged to the uploader, or the
+// owner would pay for it, and keep paying after deleting the shared
+// file. ownerID must have room for them under its quota, else
+// meta.ErrQuota. The trigger on blocks moves the sizes between the two
+// accounts' used_bytes.
+func claimBlocks(ctx context.Context, tx *sql.Tx, uploaderID, ownerID int64, ids [][]byte) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var found, total int64
+	for chunk := range chunks(ids, maxParams-1) {
+		args := make([]any, 0, 1+len(chunk))
+		args = append(args, uploaderID)
+		for _, id := range chunk {
+			args = append(args, blob(id))
+		}
+		var n, size int64
+		err := tx.QueryRowContext(ctx, `
+			SELECT count(*), coalesce(sum(size), 0) FROM blocks
+			WHERE owner_id = ? AND refs = 0 AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`,
+			args...).Scan(&n, &size)
+		if err != nil {
+			return err
+		}
+		found += n
+		total += size
+	}
+	if missing := int64(len(ids)) - found; missing > 0 {
+		return fmt.Errorf("%d of %d blocks not uploaded by user %d, or in use already: %w",
+			missing, len(ids), uploaderID, meta.ErrMissingBlocks)
+	}
+	var quota, used int64
+	err := tx.QueryRowContext(ctx,
+		`SELECT quota_bytes, used_bytes FROM users WHERE id = ?`, ownerID).Scan(&quota, &used)
+	if err != nil {
+		return fmt.Errorf("user %d: %w", ownerID, dbErr(err))
+	}
+	// As in addBlock, written so as not to overflow.
+	if quota > 0 && total > quota-used {
+		return fmt.Errorf("owner %d uses %d of %d bytes, revision adds %d: %w",
+			ownerID, used, quota, total, meta.ErrQuota)
+	}
+	for chunk := range chunks(ids, maxParams-2) {
+		args := make([]any, 0, 2+len(chunk))
+		args = append(args, ownerID, uploaderID)
+		for _, id := range chunk {
+			args = append(args, blob(id))
+		}
+		_, err := tx.ExecContext(ctx, `
+			UPDATE blocks SET owner_id = ? WHERE owner_id = ? AND id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
+}
+
 // MissingBlocks returns those of ids that ownerID has not uploaded, each
 // once, in the order of ids.
 func (s *Store) MissingBlocks(ctx context.Context, ownerID int64, ids [][]byte) ([][]byte, error) {

@@ -294,7 +294,10 @@ func activeFolder(ctx context.Context, q queryer, id, node []byte) (volumeID []b
 // or left empty; a file's RevisionID and RevisionSeq must be its
 // revision's or left empty; IDs must be free (meta.ErrExists). Nodes are
 // created active whatever their State says. Blocks are charged to the
-// quota when uploaded, so creating files never fails with meta.ErrQuota.
+// quota of their uploader when uploaded, so creating files fails with
+// meta.ErrQuota only when a revision's UploaderID passes blocks to the
+// volume's owner; ownerID must then be the volume's owner indeed
+// (meta.ErrInvalid).
 func (s *Store) CreateNodes(ctx context.Context, ownerID int64, items []meta.NewFile) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// Folders known to be fit parents, with their volumes: those
@@ -360,6 +363,19 @@ func createNode(ctx context.Context, tx *sql.Tx, ownerID int64, it meta.NewFile,
 	return insertRevision(ctx, tx, ownerID, n.ID, volumeID, rev)
 }
 
+// checkVolumeOwner returns meta.ErrInvalid unless ownerID owns the volume.
+func checkVolumeOwner(ctx context.Context, q queryer, volumeID []byte, ownerID int64) error {
+	var owner int64
+	err := q.QueryRowContext(ctx, `SELECT owner_id FROM volumes WHERE id = ?`, volumeID).Scan(&owner)
+	if err != nil {
+		return fmt.Errorf("owner of volume %x: %w", volumeID, dbErr(err))
+	}
+	if owner != ownerID {
+		return fmt.Errorf("volume %x is user %d's, not user %d's: %w", volumeID, owner, ownerID, meta.ErrInvalid)
+	}
+	return nil
+}
+
 // checkNewHead checks that a node record naming head revision id and seq
 // names rev, or leaves them unset.
 func checkNewHead(id []byte, seq uint64, rev *meta.Revision) error {
@@ -373,8 +389,9 @@ func checkNewHead(id []byte, seq uint64, rev *meta.Revision) error {
 }
 
 // insertRevision inserts rev as a revision of the node, after checking
-// that ownerID uploaded all its blocks, and records its references to
-// them.
+// that ownerID, the volume's owner, uploaded all its blocks, and records
+// its references to them. When rev.UploaderID names another account, the
+// blocks must be that account's instead, and pass to ownerID.
 func insertRevision(ctx context.Context, tx *sql.Tx, ownerID int64, nodeID, volumeID []byte, rev *meta.Revision) error {
 	switch {
 	case len(rev.ID) == 0:
@@ -385,20 +402,31 @@ func insertRevision(ctx context.Context, tx *sql.Tx, ownerID int64, nodeID, volu
 		return fmt.Errorf("revision %x is in volume %x, not %x: %w", rev.ID, rev.VolumeID, volumeID, meta.ErrInvalid)
 	}
 	ids := distinct(rev.Blocks)
-	owned, err := ownedBlocks(ctx, tx, ownerID, ids)
-	if err != nil {
-		return err
-	}
-	if missing := len(ids) - len(owned); missing > 0 {
-		return fmt.Errorf("revision %x: %d of its %d blocks not uploaded by user %d: %w",
-			rev.ID, missing, len(ids), ownerID, meta.ErrMissingBlocks)
+	if rev.UploaderID != 0 && rev.UploaderID != ownerID {
+		// The blocks are about to be charged to ownerID: make sure that
+		// is the volume's owner, not merely the caller's idea of it.
+		if err := checkVolumeOwner(ctx, tx, volumeID, ownerID); err != nil {
+			return err
+		}
+		if err := claimBlocks(ctx, tx, rev.UploaderID, ownerID, ids); err != nil {
+			return fmt.Errorf("revision %x: %w", rev.ID, err)
+		}
+	} else {
+		owned, err := ownedBlocks(ctx, tx, ownerID, ids)
+		if err != nil {
+			return err
+		}
+		if missing := len(ids) - len(owned); missing > 0 {
+			return fmt.Errorf("revision %x: %d of its %d blocks not uploaded by user %d: %w",
+				rev.ID, missing, len(ids), ownerID, meta.ErrMissingBlocks)
+		}
 	}
 	// Every ID is now known to be a stored block, so blockIDLen long.
 	list := make([]byte, 0, len(rev.Blocks)*blockIDLen)
 	for _, id := range rev.Blocks {
 		list = append(list, id...)
 	}
-	_, err = tx.ExecContext(ctx, `
+	_, err := tx.ExecContext(ctx, `
 		INSERT INTO revisions (id, node_id, volume_id, seq, sealed_content_key, sealed_attrs,
 			blocks, size, author, signature, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
