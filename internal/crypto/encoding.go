@@ -42,6 +42,14 @@ const (
 	labelRevision   = "coffer/v1/revision"    // signature over a revision record
 
 	labelRevisionDigest = "coffer/v1/revision-digest" // hash of a revision record, bound into its file's node record
+
+	// Sharing (docs/crypto.md section 13).
+	labelShareList     = "coffer/v1/share-list"      // signature over a share's member list
+	labelShareKeyCheck = "coffer/v1/share-key-check" // HKDF info: the shared node key's check value in the list
+	labelShareGrant    = "coffer/v1/share-grant"     // HPKE info of a node key sealed to a member
+	labelShareAccept   = "coffer/v1/share-accept"    // signature of a member accepting a share
+	labelInboxKeyWrap  = "coffer/v1/inbox-key-wrap"  // HKDF info: sub-key sealing a folder's inbox private key
+	labelInboxKey      = "coffer/v1/inbox-key"       // AD of a sealed inbox private key
 )
 
 // maxLP is the longest field an LP encoding can carry.

@@ -46,6 +46,7 @@ type NodeKeys struct {
 	name     cipher.AEAD // "coffer/v1/name-key": children's names
 	nameHash [32]byte    // "coffer/v1/name-hash-key": children's name hashes
 	content  cipher.AEAD // "coffer/v1/content-key-wrap": this node's content keys
+	inbox    cipher.AEAD // "coffer/v1/inbox-key-wrap": this folder's inbox private key (share.go)
 }
 
 // Derive computes the node's sub-keys, each
@@ -55,6 +56,7 @@ type NodeKeys struct {
 //	"coffer/v1/name-key"         seals the children's names
 //	"coffer/v1/name-hash-key"    HMAC key of the children's name hashes
 //	"coffer/v1/content-key-wrap" wraps this node's revision content keys
+//	"coffer/v1/inbox-key-wrap"   seals this folder's inbox private key
 func (k NodeKey) Derive() (*NodeKeys, error) {
 	var nk NodeKeys
 	var err error
@@ -65,6 +67,9 @@ func (k NodeKey) Derive() (*NodeKeys, error) {
 		return nil, err
 	}
 	if nk.content, err = deriveGCM(k[:], labelContentKeyWrap); err != nil {
+		return nil, err
+	}
+	if nk.inbox, err = deriveGCM(k[:], labelInboxKeyWrap); err != nil {
 		return nil, err
 	}
 	if nk.nameHash, err = hkdf32(k[:], labelNameHashKey, ""); err != nil {
