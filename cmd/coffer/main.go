@@ -94,6 +94,8 @@ COFFER_CONFIG_DIR (where the session is kept).`,
 		a.trashCmd(),
 		a.versionsCmd(),
 		a.restoreVersionCmd(),
+		a.shareCmd(),
+		a.sharedCmd(),
 		a.adminCmd(),
 	)
 	return root

@@ -127,6 +127,10 @@ type RevisionList struct {
 // BlockIDs is a list of block IDs: POST /v1/blocks/missing takes and returns one.
 type BlockIDs struct {
 	IDs [][]byte `json:"ids"`
+	// Node, in POST /v1/blocks/get, names the file the blocks belong to
+	// when they are not the caller's own: a member reads a shared file's
+	// blocks through the node it may read.
+	Node []byte `json:"node,omitempty"`
 }
 
 // EmptyTrashResponse says how many nodes emptying the trash deleted.

@@ -104,7 +104,9 @@ func (d *Drive) getFiles(ctx context.Context, files []*Entry, local string, prog
 		total int
 	)
 	for _, f := range files {
-		if len(f.Head.Blocks) != 1 || f.Attrs.Size > smallFile {
+		// A batch names no file, so it holds only this account's own
+		// blocks; files of a share come one by one.
+		if f.via != nil || len(f.Head.Blocks) != 1 || f.Attrs.Size > smallFile {
 			continue
 		}
 		n := crypto.SealedBlockSize(crypto.PadmeLen(int(f.Attrs.Size))) + 36
@@ -234,7 +236,7 @@ func (d *Drive) stream(ctx context.Context, e *Entry, w io.Writer, progress func
 	if err != nil {
 		return fmt.Errorf("%s: %w", e.path, tampered(err))
 	}
-	opener, err := crypto.NewBlockSealer(ck, d.volume, e.ID, r.ID)
+	opener, err := crypto.NewBlockSealer(ck, e.vol, e.ID, r.ID)
 	if err != nil {
 		return err
 	}
@@ -324,7 +326,13 @@ func (d *Drive) fetchBlock(ctx context.Context, e *Entry, opener *crypto.BlockSe
 	} else {
 		var buf bytes.Buffer
 		buf.Grow(crypto.SealedBlockSize(want))
-		if err := d.acc.t.doRaw(ctx, http.MethodGet, "/v1/blocks/"+hex.EncodeToString(id), "", nil, 0, &buf); err != nil {
+		p := "/v1/blocks/" + hex.EncodeToString(id)
+		if e.via != nil {
+			// Not this account's block: the server lets a member read
+			// it through the shared file it belongs to.
+			p += "?node=" + b64(e.ID)
+		}
+		if err := d.acc.t.doRaw(ctx, http.MethodGet, p, "", nil, 0, &buf); err != nil {
 			return nil, fmt.Errorf("%s: fetch block %d: %w", e.path, i, err)
 		}
 		data = buf.Bytes()

@@ -35,10 +35,9 @@ var ErrNotExist = errors.New("no such file or folder")
 
 // Drive is the account's verified view of its volume.
 type Drive struct {
-	acc    *Account
-	cfg    *Config
-	volume []byte
-	root   *Entry
+	acc  *Account
+	cfg  *Config
+	root *Entry
 	// seen is the highest record version verified per node, this run and
 	// before (the rollback defence).
 	seen *seenVersions
@@ -46,6 +45,16 @@ type Drive struct {
 	cache sync.Map
 	// ownKey is the account's identity key, checked once.
 	ownKey crypto.VerifyKey
+	// owned holds the verified shares of this account's own drive, by
+	// shared node ID: below those nodes, their editors write too.
+	owned map[string]*ownedShare
+	// keys caches other accounts' identity keys, checked against the
+	// fingerprints that vouch for them.
+	keys keyCache
+	// skipLocalChecks turns off the refusals by role that this client
+	// makes before asking the server; only tests set it, to play a
+	// modified client.
+	skipLocalChecks bool
 }
 
 // Entry is a node whose record, name and key this client has verified.
@@ -62,6 +71,18 @@ type Entry struct {
 	key   crypto.NodeKey
 	keys  *crypto.NodeKeys
 	path  string
+	// vol is the volume the node is in: the account's own, or the
+	// owner's of the share it was reached through.
+	vol []byte
+	// writers are the accounts whose records are accepted below this
+	// entry.
+	writers *writerSet
+	// via is the share of another account the entry was reached
+	// through, nil in the account's own drive.
+	via *memberShare
+	// virtual marks the folders of /shared that are not nodes: "root"
+	// for /shared, "owner" for /shared/OWNER.
+	virtual string
 }
 
 // IsDir reports whether the entry is a folder.
@@ -91,7 +112,7 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Drive{acc: acc, cfg: c.cfg}
+	d := &Drive{acc: acc, cfg: c.cfg, keys: keyCache{t: acc.t, m: map[string]crypto.VerifyKey{}}}
 	if d.ownKey, err = crypto.NewVerifyKey(acc.Keys.IdentityPublic()); err != nil {
 		return nil, err
 	}
@@ -131,6 +152,9 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 		return nil, err
 	}
 	if err := d.verifyRoot(&vr); err != nil {
+		return nil, err
+	}
+	if err := d.loadOwnedShares(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -225,19 +249,22 @@ func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
 	if err != nil {
 		return fail("root key does not open", err)
 	}
-	d.volume = vr.Volume
-	d.root = &Entry{ID: n.ID, Kind: api.KindFolder, Name: "/", Author: n.Author, Record: *n, key: key, path: "/"}
+	d.root = &Entry{
+		ID: n.ID, Kind: api.KindFolder, Name: "/", Author: n.Author, Record: *n, key: key, path: "/",
+		vol: vr.Volume, writers: &writerSet{keys: map[string]crypto.VerifyKey{d.acc.Session.User: d.ownKey}},
+	}
 	return nil
 }
 
-// authorKey returns the public key a record's author signs with. Until
-// sharing exists only the owner writes to a volume, so any other author
-// is an injection.
-func (d *Drive) authorKey(author string) (crypto.VerifyKey, error) {
-	if author != d.acc.Session.User {
-		return crypto.VerifyKey{}, fmt.Errorf("signed by %q, who has no access to this drive", author)
+// authorKey returns the key a record's author signs with, if the author
+// may write at place: the account itself in its own drive, the owner of a
+// share and the editors its signed member list names. Anyone else's
+// record is an injection (or a viewer's write that got past the server).
+func (d *Drive) authorKey(place *Entry, author string) (crypto.VerifyKey, error) {
+	if k, ok := place.writers.lookup(author); ok {
+		return k, nil
 	}
-	return d.ownKey, nil
+	return crypto.VerifyKey{}, fmt.Errorf("signed by %q, who may not write here", author)
 }
 
 // verifyChild checks a record the server presents as a child of parent:
@@ -256,10 +283,10 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	fail := func(why string, err error) (*Entry, error) {
 		return nil, fmt.Errorf("%s: entry %s (%s): %s: %w", parent.path, b64(n.ID), name, why, tampered(err))
 	}
-	if string(n.Volume) != string(d.volume) || string(n.Parent) != string(parent.ID) {
+	if string(n.Volume) != string(parent.vol) || string(n.Parent) != string(parent.ID) {
 		return fail("does not belong in this folder", nil)
 	}
-	pub, err := d.authorKey(n.Author)
+	pub, err := d.authorKey(parent, n.Author)
 	if err != nil {
 		return fail("unknown signer", err)
 	}
@@ -303,6 +330,7 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 		return fail("rolled back", err)
 	}
 	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm)}
+	d.inherit(e, parent)
 	if n.Kind == api.KindFile && withHead {
 		if n.Head == nil {
 			return fail("file without content", nil)
@@ -325,7 +353,11 @@ func (d *Drive) verifyHead(e *Entry, rec *crypto.NodeRecord, r *api.Revision) (c
 	if err := rr.MatchesHead(rec); err != nil {
 		return crypto.Attrs{}, fmt.Errorf("not the revision its record names: %w", err)
 	}
-	if rr.Author != rec.Author {
+	// Another writer's revision must carry its author's valid signature.
+	// A former member's no longer can be checked (their key no longer
+	// counts here); the record's signer, who may write, vouches for it
+	// through the digest (docs/crypto.md, revocation).
+	if _, ok := e.writers.lookup(rr.Author); ok && rr.Author != rec.Author {
 		return d.verifyRevision(e, r)
 	}
 	return d.openRevision(e, r, rr)
@@ -335,10 +367,10 @@ func (d *Drive) verifyHead(e *Entry, rec *crypto.NodeRecord, r *api.Revision) (c
 // attributes and block count. It returns the attributes.
 func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) {
 	var a crypto.Attrs
-	if string(r.Node) != string(e.ID) || string(r.Volume) != string(d.volume) {
+	if string(r.Node) != string(e.ID) || string(r.Volume) != string(e.vol) {
 		return a, errors.New("revision of another file")
 	}
-	pub, err := d.authorKey(r.Author)
+	pub, err := d.authorKey(e, r.Author)
 	if err != nil {
 		return a, err
 	}
@@ -357,7 +389,7 @@ func (d *Drive) openRevision(e *Entry, r *api.Revision, rr *crypto.RevisionRecor
 	if err != nil {
 		return a, err
 	}
-	a, err = crypto.OpenAttrs(ck, d.volume, e.ID, r.ID, r.SealedAttrs)
+	a, err = crypto.OpenAttrs(ck, e.vol, e.ID, r.ID, r.SealedAttrs)
 	if err != nil {
 		return a, fmt.Errorf("attributes do not open: %w", err)
 	}
@@ -372,7 +404,7 @@ func (d *Drive) contentKey(e *Entry, r *api.Revision) (crypto.ContentKey, error)
 	if err != nil {
 		return crypto.ContentKey{}, err
 	}
-	ck, err := crypto.OpenContentKey(nk, d.volume, e.ID, r.ID, r.SealedContentKey)
+	ck, err := crypto.OpenContentKey(nk, e.vol, e.ID, r.ID, r.SealedContentKey)
 	if err != nil {
 		return ck, fmt.Errorf("content key does not open: %w", err)
 	}
@@ -408,6 +440,9 @@ func (d *Drive) ListNames(ctx context.Context, dir *Entry) ([]*Entry, error) {
 func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry, error) {
 	if !dir.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder", dir.path)
+	}
+	if dir.virtual != "" {
+		return d.listShared(ctx, dir)
 	}
 	var list api.NodeList
 	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(dir.ID)+"/children", nil, &list); err != nil {
@@ -488,16 +523,34 @@ func SplitPath(p string) ([]string, error) {
 	return parts, nil
 }
 
+// start returns where a path's walk starts, and the components left to
+// walk from there: the root of the account's drive, or for a path under
+// /shared the shared item (or a folder of /shared itself).
+func (d *Drive) start(ctx context.Context, parts []string) (*Entry, []string, error) {
+	if len(parts) == 0 || parts[0] != SharedDir {
+		return d.root, parts, nil
+	}
+	n := min(len(parts), 3)
+	e, err := d.resolveShared(ctx, parts[1:n])
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, parts[n:], nil
+}
+
 // Resolve walks an absolute path from the root, verifying every step.
 func (d *Drive) Resolve(ctx context.Context, p string) (*Entry, error) {
 	parts, err := SplitPath(p)
 	if err != nil {
 		return nil, err
 	}
-	e := d.root
-	for i, name := range parts {
+	e, rest, err := d.start(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range rest {
 		if !e.IsDir() {
-			return nil, fmt.Errorf("%s is a file, not a folder", "/"+strings.Join(parts[:i], "/"))
+			return nil, fmt.Errorf("%s is a file, not a folder", e.path)
 		}
 		if e, err = d.child(ctx, e, name); err != nil {
 			return nil, err
@@ -521,6 +574,12 @@ func (d *Drive) newChild(parent *Entry, name string, kind crypto.NodeKind) (*Ent
 // newChildWith is newChild with a given ID and key (both nil: fresh ones),
 // for resuming an upload begun earlier.
 func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, id []byte, k *crypto.NodeKey) (*Entry, *crypto.NodeRecord, error) {
+	if parent == d.root && name == SharedDir {
+		return nil, nil, fmt.Errorf("/%s is where what others share with you appears; choose another name", SharedDir)
+	}
+	if err := d.writable(parent, "create "+path.Join(parent.path, name)); err != nil {
+		return nil, nil, err
+	}
 	pk, err := parent.nodeKeys()
 	if err != nil {
 		return nil, nil, err
@@ -536,7 +595,7 @@ func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, i
 	} else if key, err = crypto.NewNodeKey(); err != nil {
 		return nil, nil, err
 	}
-	ref := crypto.NodeRef{Volume: d.volume, Parent: parent.ID, Node: id}
+	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: id}
 	sealedName, err := crypto.SealName(pk, ref, name)
 	if err != nil {
 		return nil, nil, err
@@ -546,14 +605,18 @@ func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, i
 		return nil, nil, err
 	}
 	rec := &crypto.NodeRecord{
-		Volume: d.volume, Node: id, Parent: parent.ID, Kind: kind, NameHash: crypto.NameHash(pk, name),
+		Volume: parent.vol, Node: id, Parent: parent.ID, Kind: kind, NameHash: crypto.NameHash(pk, name),
 		SealedName: sealedName, SealedKey: sealedKey, Author: d.acc.Session.User, Version: 1,
 	}
 	e := &Entry{ID: id, Parent: parent.ID, Kind: int(kind), Name: name, Author: rec.Author, key: key, path: path.Join(parent.path, name)}
+	d.inherit(e, parent)
 	return e, rec, nil
 }
 
+// sign signs rec as this account: whoever last signed a record, the one
+// who changes it signs the new one.
 func (d *Drive) sign(rec *crypto.NodeRecord) (api.Node, error) {
+	rec.Author = d.acc.Session.User
 	sig, err := rec.Sign(d.acc.Keys)
 	if err != nil {
 		return api.Node{}, err
@@ -568,16 +631,22 @@ func (d *Drive) Mkdir(ctx context.Context, p string, parents bool) (*Entry, erro
 	if err != nil {
 		return nil, err
 	}
-	if len(parts) == 0 {
-		if parents {
-			return d.root, nil
-		}
-		return nil, errors.New("/ exists")
+	e, rest, err := d.start(ctx, parts)
+	if err != nil {
+		return nil, err
 	}
-	e := d.root
-	for i, name := range parts {
+	if len(rest) == 0 {
+		if parents && e.IsDir() {
+			return e, nil
+		}
+		return nil, fmt.Errorf("%s exists", e.path)
+	}
+	for i, name := range rest {
+		if !e.IsDir() {
+			return nil, fmt.Errorf("%s is a file, not a folder", e.path)
+		}
 		next, err := d.child(ctx, e, name)
-		last := i == len(parts)-1
+		last := i == len(rest)-1
 		switch {
 		case err == nil && !next.IsDir():
 			return nil, fmt.Errorf("%s exists and is a file", next.path)
@@ -601,6 +670,9 @@ func (d *Drive) Mkdir(ctx context.Context, p string, parents bool) (*Entry, erro
 }
 
 func (d *Drive) mkdirIn(ctx context.Context, parent *Entry, name string) (*Entry, error) {
+	if err := d.writable(parent, "create "+path.Join(parent.path, name)); err != nil {
+		return nil, err
+	}
 	e, rec, err := d.newChild(parent, name, crypto.KindFolder)
 	if err != nil {
 		return nil, err
@@ -624,12 +696,27 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	if err := d.writable(e, "move "+e.path); err != nil {
+		return err
+	}
 	if e.Parent == nil {
 		return errors.New("the root cannot be moved")
+	}
+	if isShareRoot(e) {
+		return fmt.Errorf("%s is shared with you by %s; only they can rename or move it", e.path, e.via.share.Owner)
 	}
 	parent, name, err := d.target(ctx, dst, e.Name)
 	if err != nil {
 		return err
+	}
+	if err := d.writable(parent, "move into "+parent.path); err != nil {
+		return err
+	}
+	if string(parent.vol) != string(e.vol) {
+		return fmt.Errorf("cannot move %s to %s: they are in different drives (copy it instead)", e.path, parent.path)
+	}
+	if parent == d.root && name == SharedDir {
+		return fmt.Errorf("/%s is where what others share with you appears; choose another name", SharedDir)
 	}
 	for p := parent; ; {
 		if string(p.ID) == string(e.ID) {
@@ -650,7 +737,7 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	ref := crypto.NodeRef{Volume: d.volume, Parent: parent.ID, Node: e.ID}
+	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: e.ID}
 	if rec.SealedName, err = crypto.SealName(pk, ref, name); err != nil {
 		return err
 	}
@@ -708,8 +795,14 @@ func (d *Drive) Remove(ctx context.Context, p string, recursive bool) error {
 	if err != nil {
 		return err
 	}
+	if err := d.writable(e, "remove "+e.path); err != nil {
+		return err
+	}
 	if e.Parent == nil {
 		return errors.New("the root cannot be removed")
+	}
+	if isShareRoot(e) {
+		return fmt.Errorf("%s is shared with you by %s; only they can remove it (to leave the share, decline it)", e.path, e.via.share.Owner)
 	}
 	if e.IsDir() && !recursive {
 		return fmt.Errorf("%s is a folder (use -r)", e.path)
@@ -846,6 +939,9 @@ func (d *Drive) RestoreVersion(ctx context.Context, p string, seq uint64) error 
 	}
 	e, err := d.Resolve(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := d.writable(e, "restore a version of "+e.path); err != nil {
 		return err
 	}
 	for _, v := range vs {

@@ -61,7 +61,7 @@ func resumeName(d *Drive, parent *Entry, name, local string) string {
 		abs = local
 	}
 	s := d.acc.Session
-	h := sha256.Sum256([]byte(s.Server + "\x00" + s.User + "\x00" + string(d.volume) + "\x00" + string(parent.ID) + "\x00" + name + "\x00" + abs))
+	h := sha256.Sum256([]byte(s.Server + "\x00" + s.User + "\x00" + string(parent.vol) + "\x00" + string(parent.ID) + "\x00" + name + "\x00" + abs))
 	return filepath.Join("uploads", hex.EncodeToString(h[:16])+".json")
 }
 

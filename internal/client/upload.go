@@ -74,8 +74,14 @@ func (d *Drive) Put(ctx context.Context, locals []string, remote string, opt Put
 		}
 	case err == nil && len(locals) > 1:
 		return fmt.Errorf("%s is a file; several sources need a folder", dst.path)
+	case err == nil && isShareRoot(dst):
+		// A file shared with this account: its folder is the owner's,
+		// out of reach, so it can only get a new version.
+		if err := u.putShared(ctx, locals[0], dst); err != nil {
+			return err
+		}
 	case err == nil:
-		parent, err := d.byID(ctx, dst.Parent)
+		parent, err := d.Resolve(ctx, path.Dir(dst.path))
 		if err != nil {
 			return err
 		}
@@ -176,6 +182,11 @@ func (u *uploader) put(ctx context.Context, local string, parent *Entry, name st
 	if err != nil {
 		return err
 	}
+	if old != nil {
+		if err := u.d.writable(old, "replace "+old.path); err != nil {
+			return err
+		}
+	}
 	if old != nil && (old.IsDir() || !u.opt.Overwrite) {
 		if old.IsDir() {
 			return fmt.Errorf("%s is a folder; cannot replace it with file %s", old.path, local)
@@ -189,6 +200,27 @@ func (u *uploader) put(ctx context.Context, local string, parent *Entry, name st
 		return err
 	}
 	return u.putLarge(ctx, local, parent, name, old)
+}
+
+// putShared uploads a new version of a file shared with this account.
+func (u *uploader) putShared(ctx context.Context, local string, dst *Entry) error {
+	if err := u.d.writable(dst, "replace "+dst.path); err != nil {
+		return err
+	}
+	if !u.opt.Overwrite {
+		return fmt.Errorf("%s already exists (use --overwrite to add a new version)", dst.path)
+	}
+	info, err := os.Lstat(local)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", local, err)
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; a shared file can only be replaced by a file", local)
+	}
+	// The parent stands for the owner's folder only in the resume state's
+	// name; nothing is read from or written to it.
+	parent := &Entry{ID: dst.Parent, Kind: api.KindFolder, vol: dst.vol, writers: dst.writers, via: dst.via, path: path.Dir(dst.path)}
+	return u.putLarge(ctx, local, parent, dst.Name, dst)
 }
 
 func (u *uploader) putDir(ctx context.Context, local string, parent *Entry, name string) error {
@@ -243,19 +275,19 @@ func (u *uploader) newRevision(e *Entry) (rev []byte, ck crypto.ContentKey, seal
 	if err != nil {
 		return
 	}
-	sealedCK, err = crypto.SealContentKey(nk, u.d.volume, e.ID, rev, ck)
+	sealedCK, err = crypto.SealContentKey(nk, e.vol, e.ID, rev, ck)
 	return
 }
 
 // finishRevision seals the attributes and signs the revision and the
 // node record that makes it head.
 func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, seq uint64, ck crypto.ContentKey, sealedCK []byte, blocks [][32]byte, a crypto.Attrs) (api.Node, api.Revision, error) {
-	sealedAttrs, err := crypto.SealAttrs(ck, u.d.volume, e.ID, rev, a)
+	sealedAttrs, err := crypto.SealAttrs(ck, e.vol, e.ID, rev, a)
 	if err != nil {
 		return api.Node{}, api.Revision{}, err
 	}
 	rr := &crypto.RevisionRecord{
-		Volume: u.d.volume, Node: e.ID, Revision: rev, Seq: seq, SealedContentKey: sealedCK,
+		Volume: e.vol, Node: e.ID, Revision: rev, Seq: seq, SealedContentKey: sealedCK,
 		Blocks: blocks, SealedAttrs: sealedAttrs, Author: u.d.acc.Session.User,
 	}
 	rsig, err := rr.Sign(u.d.acc.Keys)
@@ -267,7 +299,7 @@ func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, 
 	if err != nil {
 		return api.Node{}, api.Revision{}, err
 	}
-	ar := api.Revision{ID: rev, Node: e.ID, Volume: u.d.volume, Seq: seq, SealedContentKey: sealedCK, SealedAttrs: sealedAttrs, Author: rr.Author, Signature: rsig}
+	ar := api.Revision{ID: rev, Node: e.ID, Volume: e.vol, Seq: seq, SealedContentKey: sealedCK, SealedAttrs: sealedAttrs, Author: rr.Author, Signature: rsig}
 	for _, b := range blocks {
 		ar.Blocks = append(ar.Blocks, append([]byte(nil), b[:]...))
 	}
@@ -298,7 +330,7 @@ func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo,
 	}
 	var blocks [][32]byte
 	if len(data) > 0 {
-		s, err := crypto.NewBlockSealer(ck, u.d.volume, e.ID, rev)
+		s, err := crypto.NewBlockSealer(ck, e.vol, e.ID, rev)
 		if err != nil {
 			return err
 		}
@@ -408,7 +440,7 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 			if err != nil {
 				return err
 			}
-			k, err := crypto.UnwrapNodeKey(pk, crypto.NodeRef{Volume: u.d.volume, Parent: parent.ID, Node: st.NodeID}, st.SealedNodeKey)
+			k, err := crypto.UnwrapNodeKey(pk, crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: st.NodeID}, st.SealedNodeKey)
 			if err != nil {
 				st.remove()
 				st = nil
@@ -432,7 +464,7 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 			return err
 		}
 		rev, sealedCK, seq = st.Revision, st.SealedContentKey, max(seq, st.Seq)
-		if ck, err = crypto.OpenContentKey(nk, u.d.volume, e.ID, rev, sealedCK); err != nil {
+		if ck, err = crypto.OpenContentKey(nk, e.vol, e.ID, rev, sealedCK); err != nil {
 			st.remove()
 			st = nil
 		} else if reuse, err = u.stillStored(ctx, st); err != nil {
@@ -454,7 +486,7 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 			return err
 		}
 	}
-	sealer, err := crypto.NewBlockSealer(ck, u.d.volume, e.ID, rev)
+	sealer, err := crypto.NewBlockSealer(ck, e.vol, e.ID, rev)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ const (
 // owner's client and kept opaque (List, Signature); the server keeps the
 // roles in ShareMember rows, for enforcement.
 type Share struct {
-	ID        []byte // 32 bytes, chosen by the owner's client
+	ID        []byte // crypto.IDSize (16) bytes, chosen by the owner's client; not empty
 	VolumeID  []byte
 	NodeID    []byte // the shared node; at most one share per node
 	OwnerID   int64  // the owner of VolumeID

@@ -57,27 +57,6 @@ func (s *Server) volumeOf(ctx context.Context, sess *meta.Session) (*meta.Volume
 	return v, nil
 }
 
-// ownNode loads a node of the caller's volume. A node of another volume
-// answers like one that does not exist.
-func (s *Server) ownNode(ctx context.Context, sess *meta.Session, rawID string) (*meta.Volume, *meta.Node, error) {
-	id, err := base64.RawURLEncoding.DecodeString(rawID)
-	if err != nil || len(id) != idSize {
-		return nil, nil, badRequest("node ID must be %d bytes in unpadded base64url", idSize)
-	}
-	v, err := s.volumeOf(ctx, sess)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := s.store.Node(ctx, id)
-	if errors.Is(err, meta.ErrNotFound) || (err == nil && string(n.VolumeID) != string(v.ID)) {
-		return nil, nil, errNoSuchNode()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("load node: %w", err)
-	}
-	return v, n, nil
-}
-
 func toAPINode(n *meta.Node) api.Node {
 	return api.Node{
 		ID: n.ID, Volume: n.VolumeID, Parent: n.ParentID, Kind: n.Kind, NameHash: n.NameHash,
@@ -255,12 +234,12 @@ func (s *Server) withHead(ctx context.Context, n *meta.Node) (api.Node, error) {
 }
 
 func (s *Server) handleGetNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
-	_, n, err := s.ownNode(r.Context(), sess, r.PathValue("id"))
+	a, err := s.nodeFor(r.Context(), sess, r.PathValue("id"), needRead)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.withHead(r.Context(), n)
+	out, err := s.withHead(r.Context(), a.node)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -270,11 +249,12 @@ func (s *Server) handleGetNode(w http.ResponseWriter, r *http.Request, sess *met
 
 func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	ctx := r.Context()
-	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needRead)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	n := a.node
 	if h := r.URL.Query().Get("name_hash"); h != "" {
 		hash, err := base64.RawURLEncoding.DecodeString(h)
 		if err != nil || len(hash) != 32 {
@@ -339,11 +319,6 @@ func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess 
 		return
 	}
 	ctx := r.Context()
-	v, err := s.volumeOf(ctx, sess)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	name, err := s.userName(ctx, sess)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -351,15 +326,48 @@ func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess 
 	}
 	now := s.now()
 	items := make([]meta.NewFile, len(req.Items))
+	// A batch writes into one volume: the caller's own, or one it reaches
+	// through a share. Parents are existing folders the caller may add
+	// to, or folders created earlier in the batch.
+	var target *nodeAccess
+	parents := make(map[string]*nodeAccess)
+	created := make(map[string]bool)
 	for i := range req.Items {
 		it := &req.Items[i]
 		if err := checkNode(&it.Node, name); err != nil {
 			s.writeError(w, r, fmt.Errorf("item %d: %w", i, err))
 			return
 		}
-		if string(it.Node.Volume) != string(v.ID) || it.Node.Parent == nil {
-			s.writeError(w, r, badRequest("item %d: nodes go under a folder of your drive", i))
+		if it.Node.Parent == nil {
+			s.writeError(w, r, badRequest("item %d: nodes go under a folder", i))
 			return
+		}
+		if !created[string(it.Node.Parent)] {
+			pa, ok := parents[string(it.Node.Parent)]
+			if !ok {
+				if pa, err = s.nodeForID(ctx, sess, it.Node.Parent, needAdd); err != nil {
+					s.writeError(w, r, fmt.Errorf("item %d: %w", i, err))
+					return
+				}
+				parents[string(it.Node.Parent)] = pa
+			}
+			if it.Node.Kind != api.KindFile && pa.uploaderHere() && !pa.allows(needContent, s.opts.UnsafeSkipRoleChecks) {
+				s.writeError(w, r, &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("item %d: uploaders add files, not folders", i)})
+				return
+			}
+			if target == nil {
+				target = pa
+			} else if string(target.node.VolumeID) != string(pa.node.VolumeID) {
+				s.writeError(w, r, badRequest("item %d: one batch writes into one drive", i))
+				return
+			}
+		}
+		if string(it.Node.Volume) != string(target.node.VolumeID) {
+			s.writeError(w, r, badRequest("item %d: the record names another drive than its folder's", i))
+			return
+		}
+		if it.Node.Kind == api.KindFolder {
+			created[string(it.Node.ID)] = true
 		}
 		mn := toMetaNode(&it.Node)
 		mn.CreatedAt, mn.UpdatedAt = now, now
@@ -375,26 +383,38 @@ func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess 
 			}
 			mr := toMetaRevision(it.Revision)
 			mr.CreatedAt = now
+			if !target.owner {
+				mr.UploaderID = sess.UserID
+			}
 			items[i].Revision = mr
 		} else if it.Revision != nil {
 			s.writeError(w, r, badRequest("item %d: a folder has no revision", i))
 			return
 		}
 	}
-	if err := s.store.CreateNodes(ctx, sess.UserID, items); err != nil {
+	if err := s.store.CreateNodes(ctx, target.ownerID, items); err != nil {
 		s.writeError(w, r, driveErr(err, "create"))
 		return
 	}
 	writeJSON(w, http.StatusCreated, api.Empty{})
 }
 
-// replacement loads the caller's node rawID and checks a new record for
-// it: well formed, signed by the caller, same ID, volume and kind.
-func (s *Server) replacement(ctx context.Context, sess *meta.Session, rawID string, rec *api.Node) (*meta.Node, error) {
-	v, n, err := s.ownNode(ctx, sess, rawID)
+// replacement checks a new record for node rawID from the caller: well
+// formed, signed by the caller, same ID, volume and kind, and allowed by
+// the caller's access. A record that keeps the node's parent, name and
+// key changes only what the node holds (needContent); any other is a
+// rename or move (needChange), and a move also needs the right to add to
+// the new parent.
+func (s *Server) replacement(ctx context.Context, sess *meta.Session, rawID string, rec *api.Node) (*nodeAccess, error) {
+	id, err := parseNodeID(rawID)
 	if err != nil {
 		return nil, err
 	}
+	a, err := s.reach(ctx, sess, id)
+	if err != nil {
+		return nil, err
+	}
+	n := a.node
 	name, err := s.userName(ctx, sess)
 	if err != nil {
 		return nil, err
@@ -402,13 +422,31 @@ func (s *Server) replacement(ctx context.Context, sess *meta.Session, rawID stri
 	if err := checkNode(rec, name); err != nil {
 		return nil, err
 	}
-	if string(rec.ID) != string(n.ID) || string(rec.Volume) != string(v.ID) || rec.Kind != n.Kind {
+	if string(rec.ID) != string(n.ID) || string(rec.Volume) != string(n.VolumeID) || rec.Kind != n.Kind {
 		return nil, badRequest("a new record keeps the node's ID, volume and kind")
 	}
 	if (n.ParentID == nil) != (rec.Parent == nil) {
 		return nil, badRequest("the root cannot be moved, and nothing can become a root")
 	}
-	return n, nil
+	need := needContent
+	samePlace := string(rec.Parent) == string(n.ParentID) && string(rec.NameHash) == string(n.NameHash) &&
+		string(rec.SealedName) == string(n.SealedName) && string(rec.SealedKey) == string(n.SealedKey)
+	if !samePlace {
+		need = needChange
+	}
+	if !a.allows(need, s.opts.UnsafeSkipRoleChecks) {
+		return nil, a.forbidden(need)
+	}
+	if !a.owner && string(rec.Parent) != string(n.ParentID) {
+		p, err := s.nodeForID(ctx, sess, rec.Parent, needAdd)
+		if err != nil {
+			return nil, fmt.Errorf("move into %x: %w", rec.Parent, err)
+		}
+		if p.uploaderHere() && !p.allows(needContent, s.opts.UnsafeSkipRoleChecks) {
+			return nil, p.forbidden(needChange)
+		}
+	}
+	return a, nil
 }
 
 func (s *Server) handleUpdateNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
@@ -418,12 +456,12 @@ func (s *Server) handleUpdateNode(w http.ResponseWriter, r *http.Request, sess *
 		return
 	}
 	ctx := r.Context()
-	n, err := s.replacement(ctx, sess, r.PathValue("id"), &req.Node)
+	a, err := s.replacement(ctx, sess, r.PathValue("id"), &req.Node)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.UpdateNode(ctx, n.ID, toUpdate(&req.Node, req.ExpectVersion)); err != nil {
+	if err := s.store.UpdateNode(ctx, a.node.ID, toUpdate(&req.Node, req.ExpectVersion)); err != nil {
 		s.writeError(w, r, driveErr(err, "update"))
 		return
 	}
@@ -437,11 +475,12 @@ func (s *Server) handleCommitRevision(w http.ResponseWriter, r *http.Request, se
 		return
 	}
 	ctx := r.Context()
-	n, err := s.replacement(ctx, sess, r.PathValue("id"), &req.Node)
+	a, err := s.replacement(ctx, sess, r.PathValue("id"), &req.Node)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	n := a.node
 	if n.Kind != api.KindFile {
 		s.writeError(w, r, badRequest("only files have revisions"))
 		return
@@ -452,7 +491,12 @@ func (s *Server) handleCommitRevision(w http.ResponseWriter, r *http.Request, se
 	}
 	rev := toMetaRevision(&req.Revision)
 	rev.CreatedAt = s.now()
-	if err := s.store.CommitRevision(ctx, sess.UserID, n.ID, toUpdate(&req.Node, req.ExpectVersion), rev, s.opts.KeepVersions); err != nil {
+	if !a.owner {
+		// A member's blocks become the owner's: uploads into a share
+		// count against the owner's quota.
+		rev.UploaderID = sess.UserID
+	}
+	if err := s.store.CommitRevision(ctx, a.ownerID, n.ID, toUpdate(&req.Node, req.ExpectVersion), rev, s.opts.KeepVersions); err != nil {
 		s.writeError(w, r, driveErr(err, "commit revision"))
 		return
 	}
@@ -461,12 +505,12 @@ func (s *Server) handleCommitRevision(w http.ResponseWriter, r *http.Request, se
 
 func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	ctx := r.Context()
-	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needRead)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	revs, err := s.store.Revisions(ctx, n.ID)
+	revs, err := s.store.Revisions(ctx, a.node.ID)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("list revisions: %w", err))
 		return
@@ -480,12 +524,12 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request, sess *m
 
 func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	ctx := r.Context()
-	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needChange)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.TrashNode(ctx, n.ID, s.now()); err != nil {
+	if err := s.store.TrashNode(ctx, a.node.ID, s.now()); err != nil {
 		s.writeError(w, r, driveErr(err, "move to trash"))
 		return
 	}
@@ -494,12 +538,12 @@ func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *m
 
 func (s *Server) handleRestoreNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	ctx := r.Context()
-	_, n, err := s.ownNode(ctx, sess, r.PathValue("id"))
+	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needChange)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.RestoreNode(ctx, n.ID); err != nil {
+	if err := s.store.RestoreNode(ctx, a.node.ID); err != nil {
 		s.writeError(w, r, driveErr(err, "restore"))
 		return
 	}
@@ -726,6 +770,18 @@ func (s *Server) handleBlocksBatch(w http.ResponseWriter, r *http.Request, sess 
 	writeJSON(w, http.StatusCreated, api.Empty{})
 }
 
+// mayReadBlock reports whether the caller may read a block: one it
+// uploaded or its revisions reference, or one of a node it reaches through
+// a share (via, named by the request, because a block alone does not say
+// which node it belongs to).
+func (s *Server) mayReadBlock(ctx context.Context, sess *meta.Session, id []byte, via *nodeAccess) (bool, error) {
+	ok, err := s.store.BlockOwned(ctx, sess.UserID, id)
+	if err != nil || ok || via == nil {
+		return ok, err
+	}
+	return s.store.BlockInNode(ctx, id, via.node.ID)
+}
+
 func (s *Server) handleGetBlock(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	ctx := r.Context()
 	id, err := parseBlockID(r.PathValue("id"))
@@ -733,7 +789,14 @@ func (s *Server) handleGetBlock(w http.ResponseWriter, r *http.Request, sess *me
 		s.writeError(w, r, err)
 		return
 	}
-	ok, err := s.store.BlockOwned(ctx, sess.UserID, id[:])
+	var via *nodeAccess
+	if raw := r.URL.Query().Get("node"); raw != "" {
+		if via, err = s.nodeFor(ctx, sess, raw, needRead); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	ok, err := s.mayReadBlock(ctx, sess, id[:], via)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("check block %s: %w", id, err))
 		return
@@ -780,6 +843,14 @@ func (s *Server) handleGetBlocks(w http.ResponseWriter, r *http.Request, sess *m
 		return
 	}
 	ctx := r.Context()
+	var via *nodeAccess
+	if req.Node != nil {
+		var err error
+		if via, err = s.nodeForID(ctx, sess, req.Node, needRead); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	ids := make([]blob.ID, len(req.IDs))
 	var total int64
 	for i, raw := range req.IDs {
@@ -788,7 +859,7 @@ func (s *Server) handleGetBlocks(w http.ResponseWriter, r *http.Request, sess *m
 			return
 		}
 		copy(ids[i][:], raw)
-		ok, err := s.store.BlockOwned(ctx, sess.UserID, raw)
+		ok, err := s.mayReadBlock(ctx, sess, raw, via)
 		if err != nil {
 			s.writeError(w, r, fmt.Errorf("check block %s: %w", ids[i], err))
 			return

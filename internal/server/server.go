@@ -41,6 +41,11 @@ type Options struct {
 	// before it is deleted (default 24 hours), so an interrupted upload
 	// can be resumed.
 	GarbageAge time.Duration
+	// UnsafeSkipRoleChecks lets share members do anything their share
+	// reaches, whatever their role. It exists only so that tests can show
+	// that clients reject what a viewer writes even when the server lets
+	// it through; nothing else sets it.
+	UnsafeSkipRoleChecks bool
 }
 
 // Server serves the API. Create it with New.
@@ -120,6 +125,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST "+api.PathBlocksMissing, s.authed(s.handleMissingBlocks))
 	mux.Handle("POST "+api.PathBlocksGet, s.authed(s.handleGetBlocks))
 	mux.Handle("GET "+api.PathUsage, s.authed(s.handleUsage))
+	mux.Handle("GET "+api.PathShares, s.authed(s.handleListShares))
+	mux.Handle("POST "+api.PathShares, s.authed(s.handlePutShare))
+	mux.Handle("GET "+api.PathShare, s.authed(s.handleGetShare))
+	mux.Handle("DELETE "+api.PathShare, s.authed(s.handleDeleteShare))
+	mux.Handle("GET "+api.PathShared, s.authed(s.handleShared))
+	mux.Handle("POST "+api.PathSharedAccept, s.authed(s.handleAcceptShare))
+	mux.Handle("POST "+api.PathSharedDecline, s.authed(s.handleDeclineShare))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})

@@ -10,9 +10,6 @@ import (
 	"github.com/coffer-drive/coffer/internal/meta"
 )
 
-// shareIDLen is the length of a share ID.
-const shareIDLen = 32
-
 // PutShare creates a share (expectVersion 0) or replaces the share whose
 // stored version is still expectVersion, with its whole member list, in
 // one transaction. See meta.ShareStore for the rules.
@@ -36,8 +33,10 @@ func (s *Store) PutShare(ctx context.Context, sh *meta.Share, members []meta.Sha
 // without the database.
 func checkShare(sh *meta.Share, members []meta.ShareMember) error {
 	switch {
-	case len(sh.ID) != shareIDLen:
-		return fmt.Errorf("ID is %d bytes, want %d: %w", len(sh.ID), shareIDLen, meta.ErrInvalid)
+	// The length of IDs is the protocol's business (crypto.IDSize),
+	// checked by the server; the store, as for nodes, only needs one.
+	case len(sh.ID) == 0:
+		return fmt.Errorf("empty ID: %w", meta.ErrInvalid)
 	case len(sh.VolumeID) == 0 || len(sh.NodeID) == 0:
 		return fmt.Errorf("no volume or node: %w", meta.ErrInvalid)
 	}

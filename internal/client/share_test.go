@@ -1,0 +1,391 @@
+package client_test
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-drive/coffer/internal/client"
+	"github.com/coffer-drive/coffer/internal/crypto"
+	"github.com/coffer-drive/coffer/internal/server"
+	"github.com/coffer-drive/coffer/internal/servertest"
+)
+
+// shareEnv is one server with several logged-in accounts.
+type shareEnv struct {
+	env    *servertest.Env
+	cfgs   map[string]*client.Config
+	drives map[string]*client.Drive
+}
+
+func newShareEnv(t *testing.T, opts server.Options, users ...string) *shareEnv {
+	t.Helper()
+	se := &shareEnv{env: servertest.Start(t, opts), cfgs: map[string]*client.Config{}, drives: map[string]*client.Drive{}}
+	for _, u := range users {
+		c, cfg := newClient(t)
+		if _, err := c.Signup(ctx, se.env.URL, u, []byte("pw-"+u)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Login(ctx, se.env.URL, u, []byte("pw-"+u)); err != nil {
+			t.Fatal(err)
+		}
+		se.cfgs[u] = cfg
+		se.drive(t, u)
+	}
+	return se
+}
+
+// drive opens user's drive afresh, as a new command would.
+func (se *shareEnv) drive(t *testing.T, user string) *client.Drive {
+	t.Helper()
+	d, err := client.New(se.cfgs[user], nil).Drive(ctx)
+	if err != nil {
+		t.Fatalf("%s: open drive: %v", user, err)
+	}
+	se.drives[user] = d
+	return d
+}
+
+func (se *shareEnv) put(t *testing.T, user, remote string, data []byte, overwrite bool) {
+	t.Helper()
+	local := filepath.Join(t.TempDir(), "f")
+	writeFile(t, local, data, time.Time{})
+	if err := se.drive(t, user).Put(ctx, []string{local}, remote, client.PutOptions{Overwrite: overwrite}); err != nil {
+		t.Fatalf("%s: put %s: %v", user, remote, err)
+	}
+}
+
+func (se *shareEnv) cat(t *testing.T, user, remote string) ([]byte, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	err := se.drive(t, user).Cat(ctx, remote, &buf)
+	return buf.Bytes(), err
+}
+
+func (se *shareEnv) names(t *testing.T, user, dir string) ([]string, error) {
+	t.Helper()
+	d := se.drive(t, user)
+	e, err := d.Resolve(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	list, err := d.List(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range list {
+		out = append(out, e.Name+"@"+e.Author)
+	}
+	return out, nil
+}
+
+func (se *shareEnv) accept(t *testing.T, user, owner string) *client.SharedInfo {
+	t.Helper()
+	d := se.drive(t, user)
+	items, err := d.Shared(ctx)
+	if err != nil {
+		t.Fatalf("%s: shared: %v", user, err)
+	}
+	for _, it := range items {
+		if it.Owner == owner && it.State != "accepted" {
+			got, err := d.Accept(ctx, it.ID)
+			if err != nil {
+				t.Fatalf("%s: accept %s: %v", user, it.ID, err)
+			}
+			return got
+		}
+	}
+	t.Fatalf("%s: nothing from %s to accept in %+v", user, owner, items)
+	return nil
+}
+
+func TestShareViewerAndEditor(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+	a := se.drive(t, "alice")
+	if _, err := a.Mkdir(ctx, "/team", false); err != nil {
+		t.Fatal(err)
+	}
+	se.put(t, "alice", "/team/plan.txt", []byte("the plan"), false)
+
+	info, err := se.drive(t, "alice").ShareAdd(ctx, "/team", "bob", crypto.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.FirstUse != "bob" || info.Path != "/team" || len(info.Members) != 1 || info.Members[0].State != "pending" {
+		t.Fatalf("share add: %+v", info)
+	}
+	if _, err := se.drive(t, "alice").ShareAdd(ctx, "/team", "carol", crypto.RoleEditor); err != nil {
+		t.Fatal(err)
+	}
+
+	items, err := se.drive(t, "bob").Shared(ctx)
+	if err != nil || len(items) != 1 || items[0].Name != "team" || items[0].Role != crypto.RoleViewer || items[0].State != "pending" || items[0].FirstUse != "alice" {
+		t.Fatalf("bob's shared: %+v, %v", items[0], err)
+	}
+	// Nothing appears before bob accepts.
+	if _, err := se.drive(t, "bob").Resolve(ctx, "/shared/alice/team"); !errors.Is(err, client.ErrNotExist) {
+		t.Fatalf("before accepting: %v", err)
+	}
+	if got := se.accept(t, "bob", "alice"); got.Path != "/shared/alice/team" {
+		t.Fatalf("accepted at %q", got.Path)
+	}
+	se.accept(t, "carol", "alice")
+
+	// The viewer reads.
+	if b, err := se.cat(t, "bob", "/shared/alice/team/plan.txt"); err != nil || string(b) != "the plan" {
+		t.Fatalf("bob reads %q, %v", b, err)
+	}
+	// The editor writes, and everyone accepts the editor's records.
+	se.put(t, "carol", "/shared/alice/team/notes.txt", []byte("carol's notes"), false)
+	if _, err := se.drive(t, "carol").Mkdir(ctx, "/shared/alice/team/drafts", false); err != nil {
+		t.Fatal(err)
+	}
+	se.put(t, "carol", "/shared/alice/team/plan.txt", []byte("the plan, v2"), true)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		dir := "/shared/alice/team"
+		if u == "alice" {
+			dir = "/team"
+		}
+		got, err := se.names(t, u, dir)
+		if err != nil {
+			t.Fatalf("%s lists %s: %v", u, dir, err)
+		}
+		want := "drafts@carol notes.txt@carol plan.txt@carol"
+		if strings.Join(sorted(got), " ") != want {
+			t.Fatalf("%s lists %v, want %s", u, got, want)
+		}
+		p := dir + "/plan.txt"
+		if b, err := se.cat(t, u, p); err != nil || string(b) != "the plan, v2" {
+			t.Fatalf("%s reads %q, %v", u, b, err)
+		}
+	}
+	// The editor's upload counts against the owner.
+	ua, _ := se.drive(t, "alice").Usage(ctx)
+	uc, _ := se.drive(t, "carol").Usage(ctx)
+	if uc.UsedBytes != 0 || ua.UsedBytes == 0 {
+		t.Fatalf("usage: alice %d, carol %d", ua.UsedBytes, uc.UsedBytes)
+	}
+
+	// The viewer is refused, by its own client first.
+	bob := se.drive(t, "bob")
+	if _, err := bob.Mkdir(ctx, "/shared/alice/team/x", false); err == nil || !strings.Contains(err.Error(), "viewer") {
+		t.Fatalf("viewer mkdir: %v", err)
+	}
+	if err := bob.Remove(ctx, "/shared/alice/team/plan.txt", false); err == nil || !strings.Contains(err.Error(), "viewer") {
+		t.Fatalf("viewer rm: %v", err)
+	}
+	if _, err := bob.ShareAdd(ctx, "/shared/alice/team", "carol", crypto.RoleViewer); err == nil || !strings.Contains(err.Error(), "only its owner") {
+		t.Fatalf("viewer shares further: %v", err)
+	}
+	// The editor cannot rename or trash the shared folder itself.
+	carol := se.drive(t, "carol")
+	if err := carol.Remove(ctx, "/shared/alice/team", true); err == nil || !strings.Contains(err.Error(), "only they can remove it") {
+		t.Fatalf("editor removes the share root: %v", err)
+	}
+	if err := carol.Move(ctx, "/shared/alice/team/notes.txt", "/shared/alice/team/drafts"); err != nil {
+		t.Fatalf("editor moves within the share: %v", err)
+	}
+	if err := carol.Move(ctx, "/shared/alice/team/drafts/notes.txt", "/mine.txt"); err == nil || !strings.Contains(err.Error(), "different drives") {
+		t.Fatalf("editor moves out of the share: %v", err)
+	}
+
+	// share ls, as the owner.
+	shares, err := se.drive(t, "alice").Shares(ctx, "")
+	if err != nil || len(shares) != 1 || len(shares[0].Members) != 2 ||
+		shares[0].Members[0].User != "bob" || shares[0].Members[0].State != "accepted" ||
+		shares[0].Members[1].User != "carol" || shares[0].Members[1].Role != crypto.RoleEditor {
+		t.Fatalf("share ls: %+v, %v", shares, err)
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestShareRevoke: after an editor is revoked, the server refuses them at
+// once, what they wrote stays readable to the owner (signed again by the
+// owner), and nobody's client accepts their records any more.
+func TestShareRevoke(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/team/sub", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"bob", "carol"} {
+		role := crypto.RoleEditor
+		if u == "carol" {
+			role = crypto.RoleViewer
+		}
+		if _, err := se.drive(t, "alice").ShareAdd(ctx, "/team", u, role); err != nil {
+			t.Fatal(err)
+		}
+		se.accept(t, u, "alice")
+	}
+	se.put(t, "bob", "/shared/alice/team/sub/b.txt", []byte("bob wrote this"), false)
+	if _, err := se.drive(t, "bob").Mkdir(ctx, "/shared/alice/team/bobdir", false); err != nil {
+		t.Fatal(err)
+	}
+
+	info, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Members) != 1 || info.Members[0].User != "carol" {
+		t.Fatalf("after revoke: %+v", info)
+	}
+	// Bob's old session is refused by the server at once.
+	if _, err := se.cat(t, "bob", "/shared/alice/team/sub/b.txt"); err == nil {
+		t.Fatal("revoked editor still reads")
+	}
+	// The owner and the remaining viewer still read what bob wrote,
+	// now signed by the owner.
+	for _, u := range []string{"alice", "carol"} {
+		p := "/team/sub/b.txt"
+		if u == "carol" {
+			p = "/shared/alice/team/sub/b.txt"
+		}
+		if b, err := se.cat(t, u, p); err != nil || string(b) != "bob wrote this" {
+			t.Fatalf("%s reads %q, %v", u, b, err)
+		}
+	}
+	got, err := se.names(t, "alice", "/team")
+	if err != nil || strings.Join(sorted(got), " ") != "bobdir@alice sub@alice" {
+		t.Fatalf("alice lists %v, %v", got, err)
+	}
+	// Revoking again is a clear error; so is revoking a stranger.
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob"); err == nil || !strings.Contains(err.Error(), "not shared with bob") {
+		t.Fatalf("second revoke: %v", err)
+	}
+}
+
+// roleOps are the operations of the role matrix, each on fresh items the
+// owner made for it. Each returns the error the member got.
+var roleOps = []struct {
+	name string
+	run  func(t *testing.T, se *shareEnv, d *client.Drive, file string) error
+}{
+	{"list", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		e, err := d.Resolve(ctx, "/shared/alice/team")
+		if err == nil {
+			_, err = d.List(ctx, e)
+		}
+		return err
+	}},
+	{"read", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		var buf bytes.Buffer
+		return d.Cat(ctx, file, &buf)
+	}},
+	{"add", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		_, err := d.Mkdir(ctx, file+".dir", false)
+		return err
+	}},
+	{"change", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		local := filepath.Join(t.TempDir(), "f")
+		writeFile(t, local, []byte("changed"), time.Time{})
+		return d.Put(ctx, []string{local}, file, client.PutOptions{Overwrite: true})
+	}},
+	{"rename", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		return d.Move(ctx, file, file+".renamed")
+	}},
+	{"move", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		return d.Move(ctx, file, "/shared/alice/team/sub")
+	}},
+	{"trash", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		return d.Remove(ctx, file, false)
+	}},
+	{"share further", func(t *testing.T, se *shareEnv, d *client.Drive, file string) error {
+		_, err := d.ShareAdd(ctx, "/shared/alice/team", "carol", crypto.RoleViewer)
+		return err
+	}},
+}
+
+// TestShareRoleMatrix: for each role and operation, the member's client
+// allows it or refuses it locally; a modified client that skips its own
+// checks gets the same answer from the server (403), never more.
+func TestShareRoleMatrix(t *testing.T) {
+	allowed := map[crypto.Role]map[string]bool{
+		crypto.RoleViewer: {"list": true, "read": true},
+		crypto.RoleEditor: {"list": true, "read": true, "add": true, "change": true, "rename": true, "move": true, "trash": true},
+	}
+	for _, role := range []crypto.Role{crypto.RoleViewer, crypto.RoleEditor} {
+		t.Run(role.String(), func(t *testing.T) {
+			se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+			if _, err := se.drive(t, "alice").Mkdir(ctx, "/team/sub", true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := se.drive(t, "alice").ShareAdd(ctx, "/team", "bob", role); err != nil {
+				t.Fatal(err)
+			}
+			se.accept(t, "bob", "alice")
+			for i, op := range roleOps {
+				for _, modified := range []bool{false, true} {
+					name := op.name
+					if modified {
+						name += " (modified client)"
+					}
+					file := "/team/" + strings.ReplaceAll(name, " ", "_") + ".txt"
+					se.put(t, "alice", file, []byte("original"), false)
+					d := se.drive(t, "bob")
+					if modified {
+						client.SkipLocalChecks(d)
+					}
+					err := op.run(t, se, d, "/shared/alice"+file)
+					var ae *client.APIError
+					switch {
+					case allowed[role][op.name] && err != nil:
+						t.Errorf("%d %s: refused: %v", i, name, err)
+					case allowed[role][op.name]:
+					case err == nil:
+						t.Errorf("%d %s: allowed", i, name)
+					case !modified && errors.As(err, &ae):
+						t.Errorf("%d %s: the client asked the server instead of refusing itself: %v", i, name, err)
+					case modified && (!errors.As(err, &ae) || ae.Status != 403):
+						t.Errorf("%d %s: the server did not answer 403: %v", i, name, err)
+					}
+				}
+			}
+			// Whatever happened, the owner's view still verifies.
+			if _, err := se.names(t, "alice", "/team"); err != nil {
+				t.Fatalf("alice lists /team: %v", err)
+			}
+		})
+	}
+}
+
+// TestShareViewerWriteRejected: a viewer's modified client, against a
+// server whose role checks are off, gets a node in; every other client
+// then rejects it, naming the signer.
+func TestShareViewerWriteRejected(t *testing.T) {
+	se := newShareEnv(t, server.Options{UnsafeSkipRoleChecks: true}, "alice", "bob", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/team", false); err != nil {
+		t.Fatal(err)
+	}
+	for u, role := range map[string]crypto.Role{"bob": crypto.RoleViewer, "carol": crypto.RoleEditor} {
+		if _, err := se.drive(t, "alice").ShareAdd(ctx, "/team", u, role); err != nil {
+			t.Fatal(err)
+		}
+		se.accept(t, u, "alice")
+	}
+	bob := se.drive(t, "bob")
+	client.SkipLocalChecks(bob)
+	if _, err := bob.Mkdir(ctx, "/shared/alice/team/injected", false); err != nil {
+		t.Fatalf("the server without role checks refused: %v", err)
+	}
+	for u, dir := range map[string]string{"alice": "/team", "carol": "/shared/alice/team", "bob": "/shared/alice/team"} {
+		_, err := se.names(t, u, dir)
+		if !errors.Is(err, client.ErrTampered) || !strings.Contains(err.Error(), `signed by "bob", who may not write here`) {
+			t.Errorf("%s lists %s: %v", u, dir, err)
+		}
+	}
+}
