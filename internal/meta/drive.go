@@ -143,11 +143,11 @@ type DriveStore interface {
 	// uploaded by ownerID (ErrMissingBlocks). For a revision with an
 	// UploaderID other than ownerID, its blocks must instead have been
 	// uploaded by UploaderID and be referenced by no other revision yet
-	// (ErrMissingBlocks), and they pass to ownerID: the uploader's use
-	// goes down by their size and the owner's up, in the same
-	// transaction, so uploads into a share count against the owner, who
-	// must stay within its quota (ErrQuota). On any error nothing is
-	// created.
+	// (ErrMissingBlocks), and they pass to ownerID, which must then be
+	// the volume's owner indeed (ErrInvalid): the uploader's use goes
+	// down by their size and the owner's up, in the same transaction, so
+	// uploads into a share count against the owner, who must stay within
+	// its quota (ErrQuota). On any error nothing is created.
 	CreateNodes(ctx context.Context, ownerID int64, items []NewFile) error
 	// UpdateNode replaces a node's record (rename, move, restore of an old
 	// revision as head) if its version is still u.ExpectVersion

@@ -29,7 +29,7 @@ const (
 	// RoleEditor may read and change the shared subtree.
 	RoleEditor = 2
 	// RoleUploader may only add files to the shared folder, sealed to the
-	// share's inbox key; it gets no grant.
+	// share's inbox key; its grant carries no key.
 	RoleUploader = 3
 )
 
@@ -60,8 +60,9 @@ type ShareMember struct {
 	UserID   int64
 	UserName string // filled on reads; ignored by PutShare
 	Role     int    // RoleViewer, RoleEditor or RoleUploader
-	// Grant is the node key HPKE-sealed to the member, for viewers and
-	// editors; nil for uploaders.
+	// Grant is what the owner's client sealed to the member (HPKE): the
+	// node's key and name for viewers and editors, the name only for
+	// uploaders (crypto.SealUploaderGrant). Opaque to the store.
 	Grant []byte
 	// State is the member's answer; PutShare ignores it (see there).
 	State ShareState
@@ -117,11 +118,10 @@ type ShareStore interface {
 	// Role is replaced; its Grant is replaced if the new one is non-nil,
 	// else kept. New members start SharePending, with CreatedAt as given
 	// or s.UpdatedAt if zero. Each member's UserID must exist
-	// (ErrNotFound), must not be the owner and must appear once
-	// (ErrInvalid). A viewer or editor must end up with a grant and an
-	// uploader must come without one, its stored grant then being
-	// cleared; the share has inbox keys if and only if it has uploaders
-	// (all ErrInvalid).
+	// (ErrNotFound), must not be the owner, must appear once and must
+	// have a known Role (ErrInvalid). The share has inbox keys (both)
+	// if and only if it has uploaders (ErrInvalid). Whether a new
+	// member brings a grant is the caller's to check.
 	PutShare(ctx context.Context, s *Share, members []ShareMember, expectVersion uint64) error
 	// Share returns a share by ID, or ErrNotFound.
 	Share(ctx context.Context, id []byte) (*Share, error)

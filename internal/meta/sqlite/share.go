@@ -52,9 +52,6 @@ func checkShare(sh *meta.Share, members []meta.ShareMember) error {
 			return fmt.Errorf("member %d listed twice: %w", m.UserID, meta.ErrInvalid)
 		case m.Role != meta.RoleViewer && m.Role != meta.RoleEditor && m.Role != meta.RoleUploader:
 			return fmt.Errorf("member %d has unknown role %d: %w", m.UserID, m.Role, meta.ErrInvalid)
-		case m.Role == meta.RoleUploader && len(m.Grant) != 0:
-			// An uploader must not be able to read what it adds to.
-			return fmt.Errorf("uploader %d with a grant: %w", m.UserID, meta.ErrInvalid)
 		}
 		seen[m.UserID] = true
 		uploaders = uploaders || m.Role == meta.RoleUploader
@@ -159,22 +156,20 @@ func updateShare(ctx context.Context, tx *sql.Tx, sh *meta.Share, members []meta
 // putMembers makes the share's members those of the list: it deletes
 // those left out, updates those kept and inserts the new ones.
 func putMembers(ctx context.Context, tx *sql.Tx, sh *meta.Share, members []meta.ShareMember) error {
-	// The current members with whether they have a grant. A share has
-	// at most a few thousand members; reading them all is one query.
-	rows, err := tx.QueryContext(ctx,
-		`SELECT user_id, length(sealed_grant) > 0 FROM share_members WHERE share_id = ?`, sh.ID)
+	// The current members. A share has at most a few thousand (the
+	// API's limit); reading them all is one query.
+	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM share_members WHERE share_id = ?`, sh.ID)
 	if err != nil {
 		return err
 	}
-	granted := make(map[int64]bool)
+	current := make(map[int64]bool)
 	for rows.Next() {
 		var id int64
-		var g bool
-		if err := rows.Scan(&id, &g); err != nil {
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return err
 		}
-		granted[id] = g
+		current[id] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -184,17 +179,13 @@ func putMembers(ctx context.Context, tx *sql.Tx, sh *meta.Share, members []meta.
 	kept := make(map[int64]bool, len(members))
 	for _, m := range members {
 		kept[m.UserID] = true
-		had, member := granted[m.UserID]
-		if m.Role != meta.RoleUploader && len(m.Grant) == 0 && !had {
-			return fmt.Errorf("%s %d without a grant: %w", roleName(m.Role), m.UserID, meta.ErrInvalid)
-		}
-		if member {
-			// An uploader's grant is cleared (checkShare let none
-			// through); another member's is kept unless replaced.
+		if current[m.UserID] {
+			// The grant is kept unless replaced: the owner's client
+			// seals a new one only for members whose role or key
+			// changed, not for everyone on every change of the list.
 			_, err = tx.ExecContext(ctx, `
 				UPDATE share_members
-				SET role = ?1, sealed_grant = CASE
-					WHEN ?1 = 3 OR length(?2) > 0 THEN ?2 ELSE sealed_grant END
+				SET role = ?1, sealed_grant = CASE WHEN length(?2) > 0 THEN ?2 ELSE sealed_grant END
 				WHERE share_id = ?3 AND user_id = ?4`,
 				m.Role, blob(m.Grant), sh.ID, m.UserID)
 			if err != nil {
@@ -222,7 +213,7 @@ func putMembers(ctx context.Context, tx *sql.Tx, sh *meta.Share, members []meta.
 			return fmt.Errorf("member %d: %w", m.UserID, dbErr(err))
 		}
 	}
-	for id := range granted {
+	for id := range current {
 		if kept[id] {
 			continue
 		}
@@ -233,19 +224,6 @@ func putMembers(ctx context.Context, tx *sql.Tx, sh *meta.Share, members []meta.
 		}
 	}
 	return nil
-}
-
-// roleName names a role for messages.
-func roleName(role int) string {
-	switch role {
-	case meta.RoleViewer:
-		return "viewer"
-	case meta.RoleEditor:
-		return "editor"
-	case meta.RoleUploader:
-		return "uploader"
-	}
-	return fmt.Sprintf("role %d", role)
 }
 
 const shareColumns = `s.id, s.volume_id, s.node_id, s.owner_id, u.name, s.version, s.list,

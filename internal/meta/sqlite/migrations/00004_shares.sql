@@ -42,10 +42,10 @@ CREATE TABLE share_members (
     share_id     BLOB    NOT NULL REFERENCES shares (id) ON DELETE CASCADE,
     user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     role         INTEGER NOT NULL CHECK (role IN (1, 2, 3)), -- viewer, editor, uploader
-    -- The node key sealed to the member; empty for uploaders, and only
-    -- for them. Not named "grant", a reserved word in standard SQL and
-    -- PostgreSQL.
-    sealed_grant BLOB    NOT NULL CHECK ((role = 3) = (length(sealed_grant) = 0)),
+    -- The grant sealed to the member (the node's key and name; for an
+    -- uploader, the name only). Not named "grant", a reserved word in
+    -- standard SQL and PostgreSQL.
+    sealed_grant BLOB    NOT NULL,
     state        INTEGER NOT NULL CHECK (state IN (0, 1, 2)), -- pending, accepted, declined
     -- The member's signed consent: there if and only if accepted.
     acceptance   BLOB    NOT NULL CHECK ((state = 1) = (length(acceptance) > 0)),
