@@ -50,6 +50,8 @@ const (
 	labelShareAccept   = "coffer/v1/share-accept"    // signature of a member accepting a share
 	labelInboxKeyWrap  = "coffer/v1/inbox-key-wrap"  // HKDF info: sub-key sealing a folder's inbox private key
 	labelInboxKey      = "coffer/v1/inbox-key"       // AD of a sealed inbox private key
+	labelInboxDrop     = "coffer/v1/inbox-drop"      // HPKE info of an uploaded child's node key and name sealed to its folder's inbox key
+	labelUploaderGrant = "coffer/v1/uploader-grant"  // HPKE info of a shared folder's name sealed to an uploader
 )
 
 // maxLP is the longest field an LP encoding can carry.

@@ -47,11 +47,15 @@ const (
 type NodeRecord struct {
 	Volume, Node, Parent []byte
 	Kind                 NodeKind
-	// NameHash is NameHash(parent keys, name); all zeros for a root.
+	// NameHash is NameHash(parent keys, name); all zeros for a root. For
+	// an inbox drop (IsDrop) it is 32 random bytes chosen by the uploader,
+	// who cannot compute the folder's name hash; readers ignore it.
 	NameHash [32]byte
-	// SealedName is SealName's output; empty for a root, which has no name.
+	// SealedName is SealName's output; empty for a root, which has no
+	// name, and for an inbox drop, whose name is sealed in SealedKey.
 	SealedName []byte
-	// SealedKey is WrapNodeKey's output, or SealRootKey's for a root.
+	// SealedKey is WrapNodeKey's output, SealRootKey's for a root, or
+	// SealInboxDrop's (node key and name) for an inbox drop.
 	SealedKey []byte
 	// Author is the account name of the signer.
 	Author string
@@ -80,9 +84,12 @@ type NodeRecord struct {
 //     from Node, or is empty for a volume's root;
 //   - Kind is KindFolder or KindFile; a root is a folder;
 //   - a root has no SealedName, an all-zero NameHash and a SealedKey of
-//     SealedRootKeySize bytes; any other node has a SealedName of 61 to 317
+//     SealedRootKeySize bytes;
+//   - any other node is either ordinary, with a SealedName of 61 to 317
 //     bytes (one to nine 32-byte buckets in an envelope) and a SealedKey of
-//     SealedNodeKeySize bytes;
+//     SealedNodeKeySize bytes, or an inbox drop (IsDrop, docs/crypto.md
+//     section 13.9): a file with no SealedName, a SealedKey of a sealed
+//     inbox drop's size (IsSealedInboxDropSize) and any NameHash;
 //   - Author is 1 to MaxAuthorLen bytes; Version is at least 1;
 //   - a folder has no Revision, RevisionSeq 0 and an all-zero
 //     RevisionDigest; a file has either a Revision of IDSize bytes,
@@ -125,11 +132,22 @@ func (r *NodeRecord) validate() error {
 		if bytes.Equal(r.Parent, r.Node) {
 			return errors.New("node is its own parent")
 		}
-		if n := len(r.SealedName); n < minSealedNameSize || n > maxSealedNameSize || (n-envelopeOverhead)%namePad != 0 {
-			return fmt.Errorf("sealed name is %d bytes, not a sealed name's size", n)
-		}
-		if len(r.SealedKey) != SealedNodeKeySize {
-			return fmt.Errorf("sealed node key is %d bytes, want %d", len(r.SealedKey), SealedNodeKeySize)
+		if len(r.SealedName) == 0 {
+			// An inbox drop: name and key sealed together to the
+			// folder's inbox key; the name hash is random.
+			if r.Kind != KindFile {
+				return errors.New("an inbox drop (no sealed name) must be a file")
+			}
+			if n := len(r.SealedKey); !IsSealedInboxDropSize(n) {
+				return fmt.Errorf("inbox drop (no sealed name) has a sealed key of %d bytes, not a sealed inbox drop's size", n)
+			}
+		} else {
+			if n := len(r.SealedName); n < minSealedNameSize || n > maxSealedNameSize || (n-envelopeOverhead)%namePad != 0 {
+				return fmt.Errorf("sealed name is %d bytes, not a sealed name's size", n)
+			}
+			if len(r.SealedKey) != SealedNodeKeySize {
+				return fmt.Errorf("sealed node key is %d bytes, want %d", len(r.SealedKey), SealedNodeKeySize)
+			}
 		}
 	}
 	if err := checkAuthor(r.Author); err != nil {
@@ -252,6 +270,17 @@ func (r *NodeRecord) VerifyWith(author VerifyKey, sig []byte) error {
 	return nil
 }
 
+// IsDrop reports whether r has the form of an inbox drop: it has a parent
+// and no sealed name (its name and node key are sealed together to the
+// folder's inbox key in SealedKey; docs/crypto.md section 13.9). It looks
+// at the form only: Validate checks the rest of a drop (a file, and a
+// SealedKey of a sealed drop's size), and Verify the signature; a client
+// then checks that the author may add files to the folder. Open a drop with
+// OpenInboxDrop, not OpenRecordName and UnwrapNodeKey.
+func (r *NodeRecord) IsDrop() bool {
+	return r != nil && len(r.Parent) != 0 && len(r.SealedName) == 0
+}
+
 // Ref returns the record's NodeRef, for UnwrapNodeKey and OpenName.
 func (r *NodeRecord) Ref() NodeRef {
 	return NodeRef{Volume: r.Volume, Parent: r.Parent, Node: r.Node}
@@ -264,6 +293,9 @@ func (r *NodeRecord) Ref() NodeRef {
 func OpenRecordName(parent *NodeKeys, r *NodeRecord) (string, error) {
 	if r == nil {
 		return "", errors.New("coffer/crypto: open record name: nil record")
+	}
+	if r.IsDrop() {
+		return "", fmt.Errorf("coffer/crypto: node record %x is an inbox drop, whose name is sealed to the folder's inbox key (OpenInboxDrop): %w", r.Node, ErrDecrypt)
 	}
 	name, err := OpenName(parent, r.Ref(), r.SealedName)
 	if err != nil {

@@ -436,16 +436,28 @@ type GrantRef struct {
 	KeyCheck [32]byte
 }
 
-// info returns LP(share) || LP(volume) || LP(node) || LP(member).
+// info returns LP(share) || LP(volume) || LP(node) || LP(member), after
+// checking the IDs, the member name and that KeyCheck is set.
 func (ref GrantRef) info() ([]byte, error) {
+	b, err := ref.fields()
+	if err != nil {
+		return nil, err
+	}
+	if ref.KeyCheck == ([32]byte{}) {
+		return nil, errors.New("no key check (take the GrantRef from the verified share list)")
+	}
+	return b, nil
+}
+
+// fields returns LP(share) || LP(volume) || LP(node) || LP(member), after
+// checking the IDs and the member name but not KeyCheck: uploader grants
+// (SealUploaderGrant) carry no key and ignore it.
+func (ref GrantRef) fields() ([]byte, error) {
 	if err := checkIDs(ref.Share, ref.Volume, ref.Node); err != nil {
 		return nil, err
 	}
 	if err := checkAuthor(ref.Member); err != nil {
 		return nil, fmt.Errorf("member: %w", err)
-	}
-	if ref.KeyCheck == ([32]byte{}) {
-		return nil, errors.New("no key check (take the GrantRef from the verified share list)")
 	}
 	b := idFields(ref.Share, ref.Volume, ref.Node)
 	return appendLP(b, []byte(ref.Member)), nil
