@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 			}
 		})
 	}
+	runShares(t, open)
 }
 
 type test struct {
