@@ -83,6 +83,11 @@ type Entry struct {
 	// virtual marks the folders of /shared that are not nodes: "root"
 	// for /shared, "owner" for /shared/OWNER.
 	virtual string
+	// inbox is set on a shared folder that has uploaders.
+	inbox *inbox
+	// drop marks a file an uploader added, sealed to the folder's inbox
+	// and not yet filed by a writer: it cannot be found by name.
+	drop bool
 }
 
 // IsDir reports whether the entry is a folder.
@@ -286,13 +291,23 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if string(n.Volume) != string(parent.vol) || string(n.Parent) != string(parent.ID) {
 		return fail("does not belong in this folder", nil)
 	}
-	pub, err := d.authorKey(parent, n.Author)
+	drop := len(n.SealedName) == 0
+	var pub crypto.VerifyKey
+	var err error
+	if drop {
+		pub, err = d.dropAuthorKey(parent, n.Author)
+	} else {
+		pub, err = d.authorKey(parent, n.Author)
+	}
 	if err != nil {
 		return fail("unknown signer", err)
 	}
 	rec, err := fromWire(n)
 	if err == nil {
 		err = rec.Validate()
+	}
+	if err == nil && drop != rec.IsDrop() {
+		err = errors.New("neither an ordinary record nor an inbox drop")
 	}
 	if err == nil && len(n.Signature) != ed25519.SignatureSize {
 		err = fmt.Errorf("signature is %d bytes", len(n.Signature))
@@ -309,27 +324,40 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 			return fail("bad signature", err)
 		}
 	}
-	pk, err := parent.nodeKeys()
-	if err != nil {
-		return nil, err
-	}
 	ref := crypto.NodeRef{Volume: n.Volume, Parent: parent.ID, Node: n.ID}
-	nm, err := crypto.OpenName(pk, ref, n.SealedName)
-	if err != nil {
-		return fail("name does not open (moved or renamed by the server?)", err)
-	}
-	name = nm
-	if h := crypto.NameHash(pk, nm); string(h[:]) != string(n.NameHash) {
-		return fail("name hash does not match the name", nil)
-	}
-	key, err := crypto.UnwrapNodeKey(pk, ref, n.SealedKey)
-	if err != nil {
-		return fail("key does not open", err)
+	var (
+		nm  string
+		key crypto.NodeKey
+	)
+	if drop {
+		ik, err := parent.inbox.open(parent)
+		if err != nil {
+			return fail("inbox", err)
+		}
+		if key, nm, err = crypto.OpenInboxDrop(ik, ref, n.SealedKey); err != nil {
+			return fail("upload does not open (sealed for another folder?)", err)
+		}
+		name = nm
+	} else {
+		pk, err := parent.nodeKeys()
+		if err != nil {
+			return nil, err
+		}
+		if nm, err = crypto.OpenName(pk, ref, n.SealedName); err != nil {
+			return fail("name does not open (moved or renamed by the server?)", err)
+		}
+		name = nm
+		if h := crypto.NameHash(pk, nm); string(h[:]) != string(n.NameHash) {
+			return fail("name hash does not match the name", nil)
+		}
+		if key, err = crypto.UnwrapNodeKey(pk, ref, n.SealedKey); err != nil {
+			return fail("key does not open", err)
+		}
 	}
 	if err := d.seen.check(n.ID, n.Version, fp); err != nil {
 		return fail("rolled back", err)
 	}
-	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm)}
+	e := &Entry{ID: n.ID, Parent: parent.ID, Kind: n.Kind, Name: nm, Author: n.Author, Record: *n, key: key, path: path.Join(parent.path, nm), drop: drop}
 	d.inherit(e, parent)
 	if n.Kind == api.KindFile && withHead {
 		if n.Head == nil {
@@ -444,6 +472,9 @@ func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry,
 	if dir.virtual != "" {
 		return d.listShared(ctx, dir)
 	}
+	if dir.via != nil && dir.via.role == crypto.RoleUploader && !d.skipLocalChecks {
+		return nil, fmt.Errorf("list %s: you are an uploader of %q shared by %s; you can add files to it, not list or read it", dir.path, dir.via.name, dir.via.share.Owner)
+	}
 	var list api.NodeList
 	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(dir.ID)+"/children", nil, &list); err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir.path, err)
@@ -468,16 +499,29 @@ func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry,
 		if err != nil {
 			return nil, err
 		}
+		if out[i].drop {
+			// The server cannot keep drops' names unique; filing them
+			// does (fileDrops).
+			continue
+		}
 		if seenNames[out[i].Name] {
 			return nil, fmt.Errorf("%s: two entries named %q: %w", dir.path, out[i].Name, ErrTampered)
 		}
 		seenNames[out[i].Name] = true
+	}
+	if err := d.fileDrops(ctx, dir, out, seenNames); err != nil {
+		return nil, err
 	}
 	return out, d.seen.save()
 }
 
 // child looks up one name in a folder, or returns ErrNotExist.
 func (d *Drive) child(ctx context.Context, dir *Entry, name string) (*Entry, error) {
+	if dir.via != nil && dir.via.role == crypto.RoleUploader && !d.skipLocalChecks {
+		// An uploader cannot look into the folder: to it, every name
+		// is free (a clash is resolved when the upload is filed).
+		return nil, fmt.Errorf("%s: %w", path.Join(dir.path, name), ErrNotExist)
+	}
 	pk, err := dir.nodeKeys()
 	if err != nil {
 		return nil, err
@@ -488,6 +532,15 @@ func (d *Drive) child(ctx context.Context, dir *Entry, name string) (*Entry, err
 		return nil, fmt.Errorf("look up %s: %w", path.Join(dir.path, name), err)
 	}
 	if len(list.Nodes) == 0 {
+		if dir.inbox != nil && !dir.inbox.filed && (dir.via == nil || dir.via.role == crypto.RoleEditor) {
+			// The name may be an upload waiting in the folder's inbox,
+			// which cannot be found by name until it is filed.
+			dir.inbox.filed = true
+			if _, err := d.ListNames(ctx, dir); err != nil {
+				return nil, err
+			}
+			return d.child(ctx, dir, name)
+		}
 		return nil, fmt.Errorf("%s: %w", path.Join(dir.path, name), ErrNotExist)
 	}
 	if len(list.Nodes) > 1 {
@@ -576,6 +629,9 @@ func (d *Drive) newChild(parent *Entry, name string, kind crypto.NodeKind) (*Ent
 func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, id []byte, k *crypto.NodeKey) (*Entry, *crypto.NodeRecord, error) {
 	if parent == d.root && name == SharedDir {
 		return nil, nil, fmt.Errorf("/%s is where what others share with you appears; choose another name", SharedDir)
+	}
+	if parent.via != nil && parent.via.role == crypto.RoleUploader && isShareRoot(parent) && kind == crypto.KindFile {
+		return d.newDrop(parent, name, id, k)
 	}
 	if err := d.writable(parent, "create "+path.Join(parent.path, name)); err != nil {
 		return nil, nil, err

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/coffer-drive/coffer/internal/api"
@@ -93,6 +95,62 @@ type ownedShare struct {
 	list  *crypto.ShareList
 	// editors are the list's editors with their keys.
 	editors map[string]crypto.VerifyKey
+	inbox   *inbox
+}
+
+// inbox is a shared folder's inbox: uploaders seal new files to its
+// public key (drops); those who can read the folder open its private key.
+type inbox struct {
+	public, sealed []byte
+	// uploaders may sign drops into the folder, and nothing else.
+	uploaders map[string]crypto.VerifyKey
+	mu        sync.Mutex
+	key       *crypto.InboxKey
+	// filed is set once this run has filed the folder's drops, so that
+	// looking up a missing name does not list the folder again.
+	filed bool
+}
+
+// open returns the inbox's private key, opened under the folder's keys.
+func (in *inbox) open(folder *Entry) (*crypto.InboxKey, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.key != nil {
+		return in.key, nil
+	}
+	fk, err := folder.nodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	k, err := crypto.OpenInboxKey(fk, folder.vol, folder.ID, in.public, in.sealed)
+	if err != nil {
+		return nil, fmt.Errorf("the folder's inbox key does not open: %w", err)
+	}
+	in.key = k
+	return k, nil
+}
+
+// newInbox builds the inbox of a verified list, with its uploaders' keys.
+func (d *Drive) newInbox(ctx context.Context, l *crypto.ShareList, sealed []byte) (*inbox, error) {
+	if len(l.InboxPublic) == 0 {
+		return nil, nil
+	}
+	in := &inbox{public: l.InboxPublic, sealed: sealed, uploaders: map[string]crypto.VerifyKey{}}
+	for _, m := range l.Members {
+		if m.Role != crypto.RoleUploader {
+			continue
+		}
+		if m.Name == d.acc.Session.User {
+			in.uploaders[m.Name] = d.ownKey
+			continue
+		}
+		k, err := d.keys.key(ctx, m.Name, m.Fingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("share %s, uploader %s: %w", b64(l.Share), m.Name, err)
+		}
+		in.uploaders[m.Name] = k
+	}
+	return in, nil
 }
 
 // memberShare is a verified share of another account, as a member.
@@ -101,6 +159,7 @@ type memberShare struct {
 	list  *crypto.ShareList
 	me    api.ShareMember
 	role  crypto.Role
+	inbox *inbox
 	// name is what the share is called, from the grant (uploaders get
 	// none and see the share by its ID).
 	name string
@@ -174,6 +233,9 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 			}
 			own.editors[m.Name] = k
 		}
+		if own.inbox, err = d.newInbox(ctx, l, sh.SealedInboxPrivate); err != nil {
+			return err
+		}
 		if prev := d.owned[string(sh.Node)]; prev != nil {
 			return fmt.Errorf("the server lists two shares of node %s: %w", b64(sh.Node), ErrTampered)
 		}
@@ -188,8 +250,11 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 func (d *Drive) inherit(e, parent *Entry) {
 	e.vol, e.writers, e.via = parent.vol, parent.writers, parent.via
 	if parent.via == nil {
-		if sh := d.owned[string(e.ID)]; sh != nil && len(sh.editors) > 0 {
-			e.writers = &writerSet{keys: sh.editors, up: parent.writers}
+		if sh := d.owned[string(e.ID)]; sh != nil {
+			if len(sh.editors) > 0 {
+				e.writers = &writerSet{keys: sh.editors, up: parent.writers}
+			}
+			e.inbox = sh.inbox
 		}
 	}
 }
@@ -207,7 +272,7 @@ func (d *Drive) writable(e *Entry, what string) error {
 	case e.via.role == crypto.RoleViewer:
 		return fmt.Errorf("%s: you are a viewer of %q shared by %s; you can read it, not change it", what, e.via.name, e.via.share.Owner)
 	case e.via.role == crypto.RoleUploader:
-		return fmt.Errorf("%s: you are an uploader of a folder shared by %s; uploads into it are not supported by this version", what, e.via.share.Owner)
+		return fmt.Errorf("%s: you are an uploader of %q shared by %s; you can add files to it, not read or change anything", what, e.via.name, e.via.share.Owner)
 	}
 	return nil
 }
@@ -315,17 +380,30 @@ func (d *Drive) ShareAdd(ctx context.Context, p, user string, role crypto.Role) 
 	if err != nil {
 		return nil, err
 	}
-	if role == crypto.RoleUploader {
-		return nil, errors.New("uploader shares (write-only folders) are not supported by this version yet")
+	if role == crypto.RoleUploader && !e.IsDir() {
+		return nil, errors.New("uploaders add files to a folder; share a folder with them")
 	}
 	b, firstUse, err := d.peer(ctx, user)
 	if err != nil {
 		return nil, err
 	}
 	old := d.owned[string(e.ID)]
-	next := &crypto.ShareList{Volume: e.vol, Node: e.ID, Owner: d.acc.Session.User, Version: 1}
-	var expect uint64
 	if old != nil {
+		if m, ok := old.list.Member(user); ok && m.Role == crypto.RoleUploader && role != crypto.RoleUploader {
+			// File the drops waiting in the folder first: they are
+			// sealed to an inbox that may go with the last uploader.
+			if _, err := d.ListNames(ctx, e); err != nil {
+				return nil, fmt.Errorf("file the uploads waiting in %s: %w", e.path, err)
+			}
+		}
+	}
+	next := &crypto.ShareList{Volume: e.vol, Node: e.ID, Owner: d.acc.Session.User, Version: 1}
+	var (
+		expect      uint64
+		inboxSealed []byte
+	)
+	if old != nil {
+		inboxSealed = old.share.SealedInboxPrivate
 		cp := *old.list
 		next = &cp
 		next.Members = slices.Clone(old.list.Members)
@@ -351,11 +429,34 @@ func (d *Drive) ShareAdd(ctx context.Context, p, user string, role crypto.Role) 
 		}
 		return 0
 	})
-	grant, err := crypto.SealShareGrant(b.Encryption, next.GrantRef(user), e.key, e.Name)
+	if role == crypto.RoleUploader && len(next.InboxPublic) == 0 {
+		ik, err := crypto.NewInboxKey()
+		if err != nil {
+			return nil, err
+		}
+		fk, err := e.nodeKeys()
+		if err != nil {
+			return nil, err
+		}
+		if inboxSealed, err = crypto.SealInboxKey(fk, e.vol, e.ID, ik); err != nil {
+			return nil, err
+		}
+		next.InboxPublic = ik.Public()
+	}
+	if !hasUploader(next) {
+		// A former uploader's drops were filed when they left (ShareRemove).
+		next.InboxPublic, inboxSealed = nil, nil
+	}
+	var grant []byte
+	if role == crypto.RoleUploader {
+		grant, err = crypto.SealUploaderGrant(b.Encryption, next.GrantRef(user), e.Name)
+	} else {
+		grant, err = crypto.SealShareGrant(b.Encryption, next.GrantRef(user), e.key, e.Name)
+	}
 	if err != nil {
 		return nil, err
 	}
-	sh, err := d.putShare(ctx, next, expect, map[string][]byte{user: grant})
+	sh, err := d.putShare(ctx, next, expect, inboxSealed, map[string][]byte{user: grant})
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +472,16 @@ func (d *Drive) ShareAdd(ctx context.Context, p, user string, role crypto.Role) 
 
 // putShare signs and saves a member list, with grants for the members
 // named in grants (others keep theirs), and remembers it as verified.
-func (d *Drive) putShare(ctx context.Context, l *crypto.ShareList, expect uint64, grants map[string][]byte) (*ownedShare, error) {
+func hasUploader(l *crypto.ShareList) bool {
+	for _, m := range l.Members {
+		if m.Role == crypto.RoleUploader {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Drive) putShare(ctx context.Context, l *crypto.ShareList, expect uint64, inboxSealed []byte, grants map[string][]byte) (*ownedShare, error) {
 	sig, err := l.Sign(d.acc.Keys)
 	if err != nil {
 		return nil, err
@@ -380,6 +490,7 @@ func (d *Drive) putShare(ctx context.Context, l *crypto.ShareList, expect uint64
 	sh := api.Share{
 		ID: l.Share, Volume: l.Volume, Node: l.Node, Owner: l.Owner, Version: l.Version,
 		List: body, Signature: sig, Members: make([]api.ShareMember, 0, len(l.Members)),
+		InboxPublic: l.InboxPublic, SealedInboxPrivate: inboxSealed,
 	}
 	for _, m := range l.Members {
 		sh.Members = append(sh.Members, api.ShareMember{User: m.Name, Role: int(m.Role), Grant: grants[m.Name]})
@@ -419,15 +530,26 @@ func (d *Drive) ShareRemove(ctx context.Context, p, user string) (*ShareInfo, er
 	if !ok {
 		return nil, fmt.Errorf("%s is not shared with %s", e.path, user)
 	}
-	if m.Role == crypto.RoleEditor {
+	switch m.Role {
+	case crypto.RoleEditor:
 		if err := d.adopt(ctx, e, user); err != nil {
 			return nil, fmt.Errorf("sign again what %s wrote in %s: %w", user, e.path, err)
+		}
+	case crypto.RoleUploader:
+		// Listing the folder files the drops waiting in it, the
+		// leaving uploader's among them, as the owner's records.
+		if _, err := d.ListNames(ctx, e); err != nil {
+			return nil, fmt.Errorf("file the uploads waiting in %s: %w", e.path, err)
 		}
 	}
 	next := *old.list
 	next.Members = slices.DeleteFunc(slices.Clone(old.list.Members), func(x crypto.ShareMember) bool { return x.Name == user })
 	next.Version = old.list.Version + 1
-	sh, err := d.putShare(ctx, &next, old.list.Version, nil)
+	inboxSealed := old.share.SealedInboxPrivate
+	if !hasUploader(&next) {
+		next.InboxPublic, inboxSealed = nil, nil
+	}
+	sh, err := d.putShare(ctx, &next, old.list.Version, inboxSealed, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -574,10 +696,15 @@ func (d *Drive) sharedWithMe(ctx context.Context) ([]*memberShare, map[string]st
 			return nil, nil, fail("the owner's signed list names another key for you than yours (was your key swapped when it was shared?)", nil)
 		}
 		ms := &memberShare{share: *sh, list: l, me: it.Member, role: m.Role, root: it.Root}
-		if m.Role != crypto.RoleUploader {
-			if ms.key, ms.name, err = crypto.OpenShareGrant(d.acc.Keys, l.GrantRef(me), it.Member.Grant); err != nil {
-				return nil, nil, fail("your key grant does not open to the owner's key", err)
+		if m.Role == crypto.RoleUploader {
+			if ms.name, err = crypto.OpenUploaderGrant(d.acc.Keys, l.GrantRef(me), it.Member.Grant); err != nil {
+				return nil, nil, fail("your grant does not open", err)
 			}
+		} else if ms.key, ms.name, err = crypto.OpenShareGrant(d.acc.Keys, l.GrantRef(me), it.Member.Grant); err != nil {
+			return nil, nil, fail("your key grant does not open to the owner's key", err)
+		}
+		if ms.inbox, err = d.newInbox(ctx, l, sh.SealedInboxPrivate); err != nil {
+			return nil, nil, err
 		}
 		if it.Member.State == api.StateAccepted {
 			acc := crypto.Acceptance{Share: sh.ID, Volume: sh.Volume, Node: sh.Node, Owner: sh.Owner, Member: me}
@@ -773,7 +900,7 @@ func (d *Drive) shareRoot(ms *memberShare) (*Entry, error) {
 	}
 	e := &Entry{
 		ID: n.ID, Parent: n.Parent, Kind: n.Kind, Name: ms.name, Author: n.Author, Record: *n, key: ms.key, path: p,
-		vol: ms.share.Volume, writers: ms.writers, via: ms,
+		vol: ms.share.Volume, writers: ms.writers, via: ms, inbox: ms.inbox,
 	}
 	if n.Kind == api.KindFile {
 		if n.Head == nil {
@@ -815,4 +942,129 @@ func (d *Drive) listShared(ctx context.Context, dir *Entry) ([]*Entry, error) {
 		}
 	}
 	return out, d.seen.save()
+}
+
+// dropAuthorKey returns the key of a drop's signer: an uploader of the
+// folder's share, or a writer there.
+func (d *Drive) dropAuthorKey(folder *Entry, author string) (crypto.VerifyKey, error) {
+	if folder.inbox == nil {
+		return crypto.VerifyKey{}, errors.New("an inbox upload in a folder that has no inbox")
+	}
+	if k, ok := folder.inbox.uploaders[author]; ok {
+		return k, nil
+	}
+	return d.authorKey(folder, author)
+}
+
+// newDrop makes the record of a file an uploader adds: its key and name
+// sealed to the folder's inbox, so that the uploader itself cannot list
+// or read the folder, and a random name hash (the folder's hash key is
+// not the uploader's to know).
+func (d *Drive) newDrop(parent *Entry, name string, id []byte, k *crypto.NodeKey) (*Entry, *crypto.NodeRecord, error) {
+	var err error
+	if id == nil {
+		if id, err = crypto.NewID(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var key crypto.NodeKey
+	if k != nil {
+		key = *k
+	} else if key, err = crypto.NewNodeKey(); err != nil {
+		return nil, nil, err
+	}
+	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: id}
+	sealed, err := crypto.SealInboxDrop(parent.via.list.InboxPublic, ref, key, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &crypto.NodeRecord{
+		Volume: parent.vol, Node: id, Parent: parent.ID, Kind: crypto.KindFile,
+		SealedKey: sealed, Author: d.acc.Session.User, Version: 1,
+	}
+	if _, err := rand.Read(rec.NameHash[:]); err != nil {
+		return nil, nil, err
+	}
+	e := &Entry{ID: id, Parent: parent.ID, Kind: api.KindFile, Name: name, Author: rec.Author, key: key, path: path.Join(parent.path, name), drop: true}
+	d.inherit(e, parent)
+	return e, rec, nil
+}
+
+// fileDrops turns the drops among a folder's verified entries into
+// ordinary records, if this account may write there: name and key sealed
+// under the folder's keys, signed by this account. A name already taken
+// gets a number: "report (2).pdf". The revision keeps its uploader's
+// signature; the new record vouches for it through its digest.
+func (d *Drive) fileDrops(ctx context.Context, dir *Entry, entries []*Entry, taken map[string]bool) error {
+	if dir.via != nil && dir.via.role != crypto.RoleEditor {
+		return nil
+	}
+	for _, e := range entries {
+		if !e.drop {
+			continue
+		}
+		if err := d.fileDrop(ctx, dir, e, taken); err != nil {
+			return fmt.Errorf("file the upload %s: %w", e.path, err)
+		}
+	}
+	return nil
+}
+
+func (d *Drive) fileDrop(ctx context.Context, dir *Entry, e *Entry, taken map[string]bool) error {
+	pk, err := dir.nodeKeys()
+	if err != nil {
+		return err
+	}
+	ik, err := dir.inbox.open(dir)
+	if err != nil {
+		return err
+	}
+	drop, err := fromWire(&e.Record)
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= 100; i++ {
+		name := numbered(e.Name, i)
+		if taken[name] {
+			continue
+		}
+		rec, err := crypto.AdoptDrop(pk, ik, drop, name, d.acc.Session.User)
+		if err != nil {
+			return err
+		}
+		wire, err := d.sign(rec)
+		if err != nil {
+			return err
+		}
+		err = d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), api.UpdateNodeRequest{Node: wire, ExpectVersion: e.Record.Version}, nil)
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+			// The name is taken (by a file this listing did not see),
+			// or another writer filed the drop meanwhile.
+			taken[name] = true
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		taken[name] = true
+		d.seen.record(e.ID, rec.Version, d.fingerprint(rec, wire.Signature))
+		e.Name, e.Record, e.Author, e.drop = name, wire, wire.Author, false
+		e.path = path.Join(dir.path, name)
+		return nil
+	}
+	return errors.New("no free name after 100 tries (or another device keeps filing it)")
+}
+
+// numbered returns name for i == 1, else name with " (i)" before its
+// extension.
+func numbered(name string, i int) string {
+	if i == 1 {
+		return name
+	}
+	ext := path.Ext(name)
+	if ext == name {
+		ext = ""
+	}
+	return fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(name, ext), i, ext)
 }

@@ -389,3 +389,91 @@ func TestShareViewerWriteRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestShareUploader: an uploader adds files to a shared folder and can
+// list or read nothing; the owner's next listing files the drops, with a
+// number for a taken name; a viewer sees them; the owner pays for them.
+func TestShareUploader(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/drop", false); err != nil {
+		t.Fatal(err)
+	}
+	se.put(t, "alice", "/drop/a.txt", []byte("alice's own a.txt"), false)
+	for u, role := range map[string]crypto.Role{"carol": crypto.RoleUploader, "bob": crypto.RoleViewer} {
+		if _, err := se.drive(t, "alice").ShareAdd(ctx, "/drop", u, role); err != nil {
+			t.Fatal(err)
+		}
+		if got := se.accept(t, u, "alice"); got.Path != "/shared/alice/drop" || got.Role != role {
+			t.Fatalf("%s accepted %+v", u, got)
+		}
+	}
+	big := randomBytes(t, 5<<20+123)
+	se.put(t, "carol", "/shared/alice/drop/a.txt", []byte("carol's a.txt"), false)
+	se.put(t, "carol", "/shared/alice/drop/big.bin", big, false)
+	se.put(t, "carol", "/shared/alice/drop/a.txt", []byte("carol's second a.txt"), false)
+
+	carol := se.drive(t, "carol")
+	if _, err := se.names(t, "carol", "/shared/alice/drop"); err == nil || !strings.Contains(err.Error(), "uploader") {
+		t.Fatalf("uploader lists: %v", err)
+	}
+	if _, err := carol.Mkdir(ctx, "/shared/alice/drop/sub", false); err == nil || !strings.Contains(err.Error(), "uploader") {
+		t.Fatalf("uploader mkdir: %v", err)
+	}
+	// A modified uploader client gets 403 from the server for both.
+	client.SkipLocalChecks(carol)
+	var ae *client.APIError
+	e, err := carol.Resolve(ctx, "/shared/alice/drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.List(ctx, e); !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("modified uploader lists: %v", err)
+	}
+	if _, err := carol.Mkdir(ctx, "/shared/alice/drop/sub", false); !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("modified uploader mkdir: %v", err)
+	}
+
+	// The viewer sees the drops as they are: not filed, names as given.
+	got, err := se.names(t, "bob", "/shared/alice/drop")
+	if err != nil || strings.Join(sorted(got), " ") != "a.txt@alice a.txt@carol a.txt@carol big.bin@carol" {
+		t.Fatalf("viewer lists %v, %v", got, err)
+	}
+	// The owner's listing files them.
+	got, err = se.names(t, "alice", "/drop")
+	if err != nil || strings.Join(sorted(got), " ") != "a (2).txt@alice a (3).txt@alice a.txt@alice big.bin@alice" {
+		t.Fatalf("owner lists %v, %v", got, err)
+	}
+	contents := map[string]bool{}
+	for _, n := range []string{"a.txt", "a (2).txt", "a (3).txt"} {
+		b, err := se.cat(t, "bob", "/shared/alice/drop/"+n)
+		if err != nil {
+			t.Fatalf("bob reads %s: %v", n, err)
+		}
+		contents[string(b)] = true
+	}
+	if len(contents) != 3 || !contents["carol's a.txt"] || !contents["carol's second a.txt"] {
+		t.Fatalf("contents: %v", contents)
+	}
+	if b, err := se.cat(t, "alice", "/drop/big.bin"); err != nil || !bytes.Equal(b, big) {
+		t.Fatalf("alice reads big.bin: %d bytes, %v", len(b), err)
+	}
+	ua, _ := se.drive(t, "alice").Usage(ctx)
+	uc, _ := se.drive(t, "carol").Usage(ctx)
+	if uc.UsedBytes != 0 || ua.UsedBytes < int64(len(big)) {
+		t.Fatalf("usage: alice %d, carol %d", ua.UsedBytes, uc.UsedBytes)
+	}
+
+	// A drop waiting when the uploader leaves is filed first.
+	se.put(t, "carol", "/shared/alice/drop/late.txt", []byte("late"), false)
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/drop", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := se.cat(t, "bob", "/shared/alice/drop/late.txt"); err != nil || string(b) != "late" {
+		t.Fatalf("after the uploader left: %q, %v", b, err)
+	}
+	local := filepath.Join(t.TempDir(), "f")
+	writeFile(t, local, []byte("x"), time.Time{})
+	if err := se.drive(t, "carol").Put(ctx, []string{local}, "/shared/alice/drop/", client.PutOptions{}); err == nil {
+		t.Fatal("a removed uploader still uploads")
+	}
+}

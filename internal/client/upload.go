@@ -140,6 +140,11 @@ func (u *uploader) existing(ctx context.Context, parent *Entry, name string) (*E
 	if _, ours := u.b.created[string(parent.ID)]; ours {
 		return nil, nil
 	}
+	if parent.via != nil && parent.via.role == crypto.RoleUploader {
+		// An uploader cannot list the folder; every upload is a new
+		// file, filed (and renamed if the name is taken) by a writer.
+		return nil, nil
+	}
 	if u.listed == nil {
 		u.listed = map[string]map[string]*Entry{}
 	}

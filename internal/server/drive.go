@@ -88,8 +88,12 @@ func checkNode(n *api.Node, author string) error {
 		return badRequest("name hash must be 32 bytes")
 	case n.Parent == nil && len(n.SealedName) != 0:
 		return badRequest("a root has no name")
-	case n.Parent != nil && (len(n.SealedName) == 0 || len(n.SealedName) > 1024):
+	case n.Parent != nil && len(n.SealedName) > 1024:
 		return badRequest("sealed name must be 1 to 1024 bytes")
+	case n.Parent != nil && len(n.SealedName) == 0 && n.Kind != api.KindFile:
+		// Only an uploader's drop, whose name is sealed with its key to
+		// the folder's inbox, has no sealed name of its own.
+		return badRequest("a folder has a sealed name")
 	case len(n.SealedKey) == 0 || len(n.SealedKey) > 4096:
 		return badRequest("sealed key must be 1 to 4096 bytes")
 	case n.Author != author:
@@ -351,8 +355,8 @@ func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess 
 				}
 				parents[string(it.Node.Parent)] = pa
 			}
-			if it.Node.Kind != api.KindFile && pa.uploaderHere() && !pa.allows(needContent, s.opts.UnsafeSkipRoleChecks) {
-				s.writeError(w, r, &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("item %d: uploaders add files, not folders", i)})
+			if pa.uploaderHere() && !pa.allows(needContent, s.opts.UnsafeSkipRoleChecks) && (it.Node.Kind != api.KindFile || len(it.Node.SealedName) != 0) {
+				s.writeError(w, r, &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("item %d: uploaders add files sealed to the folder's inbox, not folders or readable names", i)})
 				return
 			}
 			if target == nil {

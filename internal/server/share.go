@@ -156,12 +156,9 @@ func (s *Server) putShare(ctx context.Context, sess *meta.Session, req *api.PutS
 		if err != nil {
 			return fmt.Errorf("load user %q: %w", m.User, err)
 		}
-		needsGrant := lm.Role != crypto.RoleUploader
 		switch {
-		case !needsGrant && m.Grant != nil:
-			return badRequest("member %q is an uploader and gets no key", m.User)
-		case needsGrant && m.Grant == nil && !current[m.User]:
-			return badRequest("member %q needs a key grant", m.User)
+		case m.Grant == nil && !current[m.User]:
+			return badRequest("member %q needs a grant", m.User)
 		case len(m.Grant) > 4096:
 			return badRequest("member %q: the grant is too large", m.User)
 		}
