@@ -196,6 +196,9 @@ func FuzzNodeRecordVerify(f *testing.F) {
 			r.RevisionDigest[:], []byte(pub))
 	}
 	f.Add([]byte{}, []byte{}, []byte{}, uint8(0), []byte{}, []byte{}, "", uint64(0), []byte{}, uint64(0), []byte{}, []byte{})
+	// The inbox drop form: no sealed name, a sealed drop's size of key.
+	f.Add(tf.volume, tf.file, tf.docs, uint8(KindFile), []byte{}, make([]byte, SealedInboxDropMinSize), "dave", uint64(1),
+		[]byte{}, uint64(0), make([]byte, 32), []byte(pub))
 	f.Fuzz(func(t *testing.T, vol, node, parent []byte, kind uint8, sealedName, sealedKey []byte, author string,
 		version uint64, rev []byte, seq uint64, digest, key []byte) {
 		r := &NodeRecord{Volume: vol, Node: node, Parent: parent, Kind: NodeKind(kind), NameHash: genuine.NameHash,
@@ -203,6 +206,9 @@ func FuzzNodeRecordVerify(f *testing.F) {
 		copy(r.RevisionDigest[:], digest)
 		if (r.Validate() == nil) != (r.Marshal() != nil) {
 			t.Fatal("Marshal and Validate disagree")
+		}
+		if r.Validate() == nil && r.IsDrop() && (r.Kind != KindFile || !IsSealedInboxDropSize(len(r.SealedKey))) {
+			t.Fatal("Validate accepted a drop that is not a file with a sealed drop's size of key")
 		}
 		err := r.Verify(key, sig)
 		if err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math"
 	"strconv"
@@ -628,4 +629,42 @@ func TestInboxErrorsHideSecrets(t *testing.T) {
 			t.Errorf("error leaks a secret: %s", m)
 		}
 	}
+}
+
+// FuzzOpenInboxDrop: OpenInboxDrop never panics, and opens nothing but
+// the genuine drop (every other input is ErrDecrypt, with no key). The
+// genuine drop is share.json's fixed one: fuzz workers rebuild the setup,
+// so it must not be sealed anew (HPKE is randomized).
+func FuzzOpenInboxDrop(f *testing.F) {
+	tf := fuzzTree(f)
+	inbox, err := newInboxKey(named("inbox seed"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ref := NodeRef{Volume: tf.volume, Parent: tf.docs, Node: vectorID("dropped scan")}
+	key := vectorNodeKey("dropped scan")
+	genuine, err := hex.DecodeString(vectorDropScan)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if k, _, err := OpenInboxDrop(inbox, ref, genuine); err != nil || k != key {
+		f.Fatalf("the fixed drop does not open: %v", err)
+	}
+	f.Add(genuine)
+	f.Add(genuine[:SealedInboxDropMinSize-1])
+	f.Add(append(bytes.Clone(genuine), make([]byte, 32)...))
+	f.Add([]byte{})
+	f.Add([]byte{0x02})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, name, err := OpenInboxDrop(inbox, ref, b)
+		if err == nil {
+			if !bytes.Equal(b, genuine) || k != key || name != "Scan 2026-01.pdf" {
+				t.Fatal("opened a drop other than the genuine one")
+			}
+			return
+		}
+		if !errors.Is(err, ErrDecrypt) || k != (NodeKey{}) || name != "" {
+			t.Fatalf("error %v, or a key or name with it", err)
+		}
+	})
 }

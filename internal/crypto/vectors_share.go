@@ -548,11 +548,17 @@ func shareVectors() (obj, error) {
 		ifail("empty", dk, tf.volume, tf.docs, pub, nil),
 	}
 
-	return obj{
-		{"description", "Coffer sharing: member lists, key check, share grants, acceptances and inbox keys (docs/crypto.md section 13). " +
-			"The shared node is Documents of tree.json."},
+	inboxConstruction, inboxGroups, grantFail, err := inboxVectorGroups(f)
+	if err != nil {
+		return nil, err
+	}
+	grantFails = append(grantFails, grantFail)
+
+	return append(obj{
+		{"description", "Coffer sharing: member lists, key check, share grants, acceptances, inbox keys, inbox drops and " +
+			"uploader grants (docs/crypto.md section 13). The shared node is Documents of tree.json."},
 		{"encoding", vectorEncoding},
-		{"construction", obj{
+		{"construction", append(obj{
 			{"roles", "1 viewer (read), 2 editor (read and write), 3 uploader (add only, through the inbox key)."},
 			{"members", "fingerprint = SHA-256(tagged(\"coffer/v1/fingerprint\", bundle body)) of the member's bundle (bundle.json)."},
 			{"key_check", "key_check = HKDF(ikm=shared node key, info=tagged(\"coffer/v1/share-key-check\", LP(share) || LP(volume) || LP(node)), 32)."},
@@ -577,12 +583,12 @@ func shareVectors() (obj, error) {
 				"ad = tagged(\"coffer/v1/inbox-key\", LP(volume) || LP(node) || inbox_public (1216)); " +
 				"sealed = 0x01 || nonce (12) || AES-256-GCM(key=inbox_key_wrap, nonce, plaintext=seed (32), ad) = 61 bytes. " +
 				"Opening also requires that the seed's public key equals inbox_public."},
-		}},
+		}, inboxConstruction...)},
 		{"members", memberCases},
 		{"key_check", checkCases},
 		{"share_list", obj{{"cases", listCases}, {"must_fail", listFails}}},
 		{"share_grant", obj{{"cases", []obj{gb, gc}}, {"must_fail", grantFails}}},
 		{"acceptance", obj{{"cases", []obj{accCase}}, {"must_fail", accFails}}},
 		{"inbox_key", obj{{"cases", inboxCases}, {"must_fail", inboxFails}}},
-	}, nil
+	}, inboxGroups...), nil
 }

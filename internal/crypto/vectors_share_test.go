@@ -240,8 +240,8 @@ func TestVectorsShare(t *testing.T) {
 
 // TestVectorShareUserNames keeps share.json to account names the API
 // accepts, as TestVectorUserNames does for the other files. In share.json
-// "name" is the name a node is shared under; "owner" and "member" are
-// account names.
+// "name" is the name a node is shared under; "owner", "member" and
+// "author" (of drop records) are account names.
 func TestVectorShareUserNames(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(vectorDir, "share.json"))
 	if err != nil {
@@ -260,7 +260,7 @@ func TestVectorShareUserNames(t *testing.T) {
 			_, why := v["why"]
 			bad = bad || why
 			for k, e := range v {
-				if s, ok := e.(string); ok && (k == "owner" || k == "member") {
+				if s, ok := e.(string); ok && (k == "owner" || k == "member" || k == "author") {
 					n++
 					if !bad && !apiUserName.MatchString(s) {
 						t.Errorf("account name %q is not a valid account name", s)
