@@ -309,6 +309,11 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if err == nil && drop != rec.IsDrop() {
 		err = errors.New("neither an ordinary record nor an inbox drop")
 	}
+	if err == nil && drop && n.Version != 1 {
+		// Uploaders cannot change what they added: a drop has only a
+		// first version, and once filed it never becomes one again.
+		err = fmt.Errorf("an inbox upload at version %d", n.Version)
+	}
 	if err == nil && len(n.Signature) != ed25519.SignatureSize {
 		err = fmt.Errorf("signature is %d bytes", len(n.Signature))
 	}
@@ -975,9 +980,21 @@ func (d *Drive) Versions(ctx context.Context, p string) ([]Version, error) {
 	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(e.ID)+"/revisions", nil, &list); err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", e.path, err)
 	}
+	rec, err := fromWire(&e.Record)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Version, 0, len(list.Revisions))
 	for _, r := range list.Revisions {
-		a, err := d.verifyRevision(e, &r)
+		var a crypto.Attrs
+		var err error
+		if string(r.ID) == string(e.Record.Revision) {
+			// The head is vouched for by the verified record's digest,
+			// whoever wrote it (an uploader, a former member).
+			a, err = d.verifyHead(e, rec, &r)
+		} else {
+			a, err = d.verifyRevision(e, &r)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: version %d: %w", e.path, r.Seq, tampered(err))
 		}

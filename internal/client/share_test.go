@@ -457,6 +457,9 @@ func TestShareUploader(t *testing.T) {
 	if b, err := se.cat(t, "alice", "/drop/big.bin"); err != nil || !bytes.Equal(b, big) {
 		t.Fatalf("alice reads big.bin: %d bytes, %v", len(b), err)
 	}
+	if vs, err := se.drive(t, "alice").Versions(ctx, "/drop/big.bin"); err != nil || len(vs) != 1 || vs[0].Author != "carol" || !vs[0].Head {
+		t.Fatalf("versions of a filed upload: %+v, %v", vs, err)
+	}
 	ua, _ := se.drive(t, "alice").Usage(ctx)
 	uc, _ := se.drive(t, "carol").Usage(ctx)
 	if uc.UsedBytes != 0 || ua.UsedBytes < int64(len(big)) {
