@@ -52,11 +52,14 @@ type Node struct {
 	RevisionSeq uint64
 	// RevisionDigest is the signed digest of the head revision record.
 	RevisionDigest []byte
-	Signature      []byte
-	State          NodeState
-	TrashedAt      time.Time // zero unless trashed
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// KeyHistory is the node's earlier keys, sealed by the client (files
+	// only, but the store does not check that); nil for none.
+	KeyHistory []byte
+	Signature  []byte
+	State      NodeState
+	TrashedAt  time.Time // zero unless trashed
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Revision is one version of a file's content.
@@ -93,8 +96,24 @@ type NodeUpdate struct {
 	RevisionID     []byte
 	RevisionSeq    uint64
 	RevisionDigest []byte
-	Signature      []byte
-	ExpectVersion  uint64
+	// KeyHistory replaces the node's: nil leaves it with none.
+	KeyHistory    []byte
+	Signature     []byte
+	ExpectVersion uint64
+}
+
+// NodeReplace is one node's new record, for ReplaceRecords.
+type NodeReplace struct {
+	ID     []byte
+	Update NodeUpdate
+}
+
+// ShareReplace is one share's new list, for ReplaceRecords: as PutShare
+// with ExpectVersion > 0.
+type ShareReplace struct {
+	Share         *Share
+	Members       []ShareMember
+	ExpectVersion uint64
 }
 
 // NewFile is a file (or folder, with Revision nil) to create.
@@ -162,6 +181,18 @@ type DriveStore interface {
 	// Beyond keep revisions (0: keep all), the oldest non-head ones are
 	// deleted with it.
 	CommitRevision(ctx context.Context, ownerID int64, id []byte, u NodeUpdate, rev *Revision, keep int) error
+	// ReplaceRecords replaces many node records and share lists in one
+	// transaction: a key rotation re-keys a whole subtree, and readers
+	// must see either all the old records or all the new ones. Each node
+	// update follows UpdateNode's rules (ErrConflict, ErrInvalid,
+	// ErrExists), the updates applied in order, each checked against the
+	// tree as the ones before it left it; a name need only be free once
+	// every update is applied, so siblings may swap names. Node IDs must
+	// be distinct (ErrInvalid). Then each share follows PutShare's rules
+	// for an update (ExpectVersion 0 is ErrInvalid). On any error nothing
+	// changes, and the error names the item ("node <hex>: ...",
+	// "share <hex>: ...").
+	ReplaceRecords(ctx context.Context, nodes []NodeReplace, shares []ShareReplace) error
 	// Revisions returns a file's revisions, oldest first.
 	Revisions(ctx context.Context, nodeID []byte) ([]Revision, error)
 	// Revision returns one revision, or ErrNotFound.

@@ -173,6 +173,7 @@ func next(n *meta.Node) meta.NodeUpdate {
 		RevisionID:     n.RevisionID,
 		RevisionSeq:    n.RevisionSeq,
 		RevisionDigest: n.RevisionDigest,
+		KeyHistory:     n.KeyHistory,
 		Signature:      bytesOf(64, byte(n.Version+100)),
 		ExpectVersion:  n.Version,
 	}
@@ -184,6 +185,7 @@ func applied(n *meta.Node, u meta.NodeUpdate) *meta.Node {
 	m.ParentID, m.NameHash, m.SealedName, m.SealedKey = u.ParentID, u.NameHash, u.SealedName, u.SealedKey
 	m.Author, m.Version, m.Signature = u.Author, u.Version, u.Signature
 	m.RevisionID, m.RevisionSeq, m.RevisionDigest = u.RevisionID, u.RevisionSeq, u.RevisionDigest
+	m.KeyHistory = u.KeyHistory
 	return &m
 }
 

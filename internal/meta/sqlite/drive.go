@@ -67,8 +67,8 @@ func (s *Store) VolumeByOwner(ctx context.Context, ownerID int64) (*meta.Volume,
 }
 
 const nodeColumns = `id, volume_id, parent_id, kind, name_hash, sealed_name, sealed_key,
-	author, version, revision_id, revision_seq, revision_digest, signature, state, trashed_at,
-	created_at, updated_at`
+	author, version, revision_id, revision_seq, revision_digest, key_history, signature, state,
+	trashed_at, created_at, updated_at`
 
 // nodeRow scans rows of nodeColumns. It is reused from row to row: the
 // destinations are built once, and the byte strings come from one arena.
@@ -86,7 +86,7 @@ func newNodeRow() *nodeRow {
 		intCol[int]{&n.Kind}, arenaCol{a, &n.NameHash}, arenaCol{a, &n.SealedName},
 		arenaCol{a, &n.SealedKey}, &n.Author, intCol[uint64]{&n.Version},
 		arenaCol{a, &n.RevisionID}, intCol[uint64]{&n.RevisionSeq}, arenaCol{a, &n.RevisionDigest},
-		arenaCol{a, &n.Signature},
+		arenaCol{a, &n.KeyHistory}, arenaCol{a, &n.Signature},
 		intCol[meta.NodeState]{&n.State}, timeCol{&n.TrashedAt}, timeCol{&n.CreatedAt},
 		timeCol{&n.UpdatedAt},
 	}
@@ -122,7 +122,7 @@ func (s *Store) Node(ctx context.Context, id []byte) (*meta.Node, error) {
 // are the same for all. Each column costs a few calls into SQLite per row,
 // and listing a large folder is on the hot path.
 const childColumns = `id, kind, name_hash, sealed_name, sealed_key, author, version,
-	revision_id, revision_seq, revision_digest, signature, created_at, updated_at`
+	revision_id, revision_seq, revision_digest, key_history, signature, created_at, updated_at`
 
 // Children returns the active children of a folder, in no set order, or
 // meta.ErrNotFound if there is no such node. The children of a folder in
@@ -162,7 +162,8 @@ func (s *Store) children(ctx context.Context, parentID []byte) ([]meta.Node, err
 		arenaCol{&a, &c.ID}, intCol[int]{&c.Kind}, arenaCol{&a, &c.NameHash},
 		arenaCol{&a, &c.SealedName}, arenaCol{&a, &c.SealedKey}, &c.Author,
 		intCol[uint64]{&c.Version}, arenaCol{&a, &c.RevisionID}, intCol[uint64]{&c.RevisionSeq},
-		arenaCol{&a, &c.RevisionDigest}, arenaCol{&a, &c.Signature}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
+		arenaCol{&a, &c.RevisionDigest}, arenaCol{&a, &c.KeyHistory}, arenaCol{&a, &c.Signature},
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt},
 	}
 	c.State = meta.NodeActive
 	list := make([]meta.Node, 0, n)
@@ -202,10 +203,11 @@ func (s *Store) ChildByNameHash(ctx context.Context, parentID, nameHash []byte) 
 func insertNode(ctx context.Context, tx *sql.Tx, n *meta.Node, volumeID, revID []byte, revSeq uint64) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO nodes (`+nodeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
 		n.ID, volumeID, nullBlob(n.ParentID), n.Kind, blob(n.NameHash), blob(n.SealedName),
 		blob(n.SealedKey), n.Author, int64(n.Version), nullBlob(revID), int64(revSeq),
-		blob(n.RevisionDigest), blob(n.Signature), micros(time.Time{}), micros(n.CreatedAt), micros(n.UpdatedAt))
+		blob(n.RevisionDigest), nullBlob(n.KeyHistory), blob(n.Signature), micros(time.Time{}),
+		micros(n.CreatedAt), micros(n.UpdatedAt))
 	return dbErr(err)
 }
 
@@ -213,17 +215,24 @@ func insertNode(ctx context.Context, tx *sql.Tx, n *meta.Node, volumeID, revID [
 type nodeInfo struct {
 	volumeID []byte
 	parentID []byte
+	nameHash []byte
 	kind     int
 	version  uint64
 	state    meta.NodeState
 }
 
+// nodeInfoQuery selects a node's nodeInfo by ID; see scanNodeInfo.
+const nodeInfoQuery = `SELECT volume_id, parent_id, name_hash, kind, version, state FROM nodes WHERE id = ?`
+
 func getNodeInfo(ctx context.Context, q queryer, id []byte) (*nodeInfo, error) {
+	return scanNodeInfo(q.QueryRowContext(ctx, nodeInfoQuery, id))
+}
+
+// scanNodeInfo reads the result of nodeInfoQuery.
+func scanNodeInfo(row *sql.Row) (*nodeInfo, error) {
 	var n nodeInfo
-	err := q.QueryRowContext(ctx,
-		`SELECT volume_id, parent_id, kind, version, state FROM nodes WHERE id = ?`, id,
-	).Scan(blobCol{&n.volumeID}, blobCol{&n.parentID}, intCol[int]{&n.kind},
-		intCol[uint64]{&n.version}, intCol[meta.NodeState]{&n.state})
+	err := row.Scan(blobCol{&n.volumeID}, blobCol{&n.parentID}, blobCol{&n.nameHash},
+		intCol[int]{&n.kind}, intCol[uint64]{&n.version}, intCol[meta.NodeState]{&n.state})
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -494,8 +503,19 @@ func (s *Store) UpdateNode(ctx context.Context, id []byte, u meta.NodeUpdate) er
 	return nil
 }
 
+// headQuery selects the seq of revision ?1 if it is one of node ?2's.
+const headQuery = `SELECT seq FROM revisions WHERE id = ? AND node_id = ?`
+
 // checkHead checks the head revision a node's new record names.
 func checkHead(ctx context.Context, q queryer, nodeID []byte, kind int, revID []byte, seq uint64) error {
+	return checkHeadRow(kind, revID, seq, func() *sql.Row {
+		return q.QueryRowContext(ctx, headQuery, revID, nodeID)
+	})
+}
+
+// checkHeadRow is checkHead with the query of headQuery left to query,
+// which is called only for a file.
+func checkHeadRow(kind int, revID []byte, seq uint64, query func() *sql.Row) error {
 	if kind == kindFolder {
 		if len(revID) != 0 || seq != 0 {
 			return fmt.Errorf("a folder has no revisions: %w", meta.ErrInvalid)
@@ -506,9 +526,7 @@ func checkHead(ctx context.Context, q queryer, nodeID []byte, kind int, revID []
 		return fmt.Errorf("a file needs a head revision: %w", meta.ErrInvalid)
 	}
 	var got uint64
-	err := q.QueryRowContext(ctx,
-		`SELECT seq FROM revisions WHERE id = ? AND node_id = ?`, revID, nodeID,
-	).Scan(intCol[uint64]{&got})
+	err := query().Scan(intCol[uint64]{&got})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("revision %x is not one of the node's: %w", revID, meta.ErrInvalid)
@@ -523,6 +541,31 @@ func checkHead(ctx context.Context, q queryer, nodeID []byte, kind int, revID []
 // updateNode stores the node's new record after checking a move. The
 // caller has checked the version and the head revision.
 func updateNode(ctx context.Context, tx *sql.Tx, id []byte, cur *nodeInfo, u *meta.NodeUpdate, now time.Time) error {
+	if err := checkMove(ctx, tx, id, cur, u); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, updateNodeQuery, updateNodeArgs(id, u, now)...)
+	// A name taken among the new siblings violates the unique index.
+	return dbErr(err)
+}
+
+// updateNodeQuery writes a node's new record; see updateNodeArgs.
+const updateNodeQuery = `
+	UPDATE nodes SET parent_id = ?, name_hash = ?, sealed_name = ?, sealed_key = ?,
+		author = ?, version = ?, revision_id = ?, revision_seq = ?, revision_digest = ?,
+		key_history = ?, signature = ?, updated_at = ?
+	WHERE id = ?`
+
+// updateNodeArgs returns the arguments of updateNodeQuery.
+func updateNodeArgs(id []byte, u *meta.NodeUpdate, now time.Time) []any {
+	return []any{nullBlob(u.ParentID), blob(u.NameHash), blob(u.SealedName), blob(u.SealedKey),
+		u.Author, int64(u.Version), nullBlob(u.RevisionID), int64(u.RevisionSeq),
+		blob(u.RevisionDigest), nullBlob(u.KeyHistory), blob(u.Signature), micros(now), id}
+}
+
+// checkMove checks the node's new parent, if it has one, against the tree
+// as it is in tx.
+func checkMove(ctx context.Context, tx *sql.Tx, id []byte, cur *nodeInfo, u *meta.NodeUpdate) error {
 	if !bytes.Equal(u.ParentID, cur.parentID) {
 		switch {
 		case len(cur.parentID) == 0:
@@ -538,17 +581,7 @@ func updateNode(ctx context.Context, tx *sql.Tx, id []byte, cur *nodeInfo, u *me
 			return fmt.Errorf("parent %x is in another volume: %w", u.ParentID, meta.ErrInvalid)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `
-		UPDATE nodes SET parent_id = ?, name_hash = ?, sealed_name = ?, sealed_key = ?,
-			author = ?, version = ?, revision_id = ?, revision_seq = ?, revision_digest = ?,
-			signature = ?, updated_at = ?
-		WHERE id = ?`,
-		nullBlob(u.ParentID), blob(u.NameHash), blob(u.SealedName), blob(u.SealedKey),
-		u.Author, int64(u.Version), nullBlob(u.RevisionID), int64(u.RevisionSeq),
-		blob(u.RevisionDigest), blob(u.Signature),
-		micros(now), id)
-	// A name taken among the new siblings violates the unique index.
-	return dbErr(err)
+	return nil
 }
 
 // CommitRevision adds a revision to a file and makes it the head with the
