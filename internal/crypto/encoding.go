@@ -52,6 +52,10 @@ const (
 	labelInboxKey      = "coffer/v1/inbox-key"       // AD of a sealed inbox private key
 	labelInboxDrop     = "coffer/v1/inbox-drop"      // HPKE info of an uploaded child's node key and name sealed to its folder's inbox key
 	labelUploaderGrant = "coffer/v1/uploader-grant"  // HPKE info of a shared folder's name sealed to an uploader
+
+	// Key rotation (docs/crypto.md sections 11.2, 11.6 and 13.11).
+	labelKeyHistoryWrap = "coffer/v1/key-history-wrap" // HKDF info: sub-key sealing a rotated file's earlier node keys
+	labelKeyHistory     = "coffer/v1/key-history"      // AD of a file's sealed key history
 )
 
 // maxLP is the longest field an LP encoding can carry.

@@ -193,22 +193,33 @@ func FuzzNodeRecordVerify(f *testing.F) {
 	pub := tf.alice.keys.IdentityPublic()
 	for _, r := range recs {
 		f.Add(r.Volume, r.Node, r.Parent, uint8(r.Kind), r.SealedName, r.SealedKey, r.Author, r.Version, r.Revision, r.RevisionSeq,
-			r.RevisionDigest[:], []byte(pub))
+			r.RevisionDigest[:], []byte{}, []byte(pub))
 	}
-	f.Add([]byte{}, []byte{}, []byte{}, uint8(0), []byte{}, []byte{}, "", uint64(0), []byte{}, uint64(0), []byte{}, []byte{})
+	f.Add([]byte{}, []byte{}, []byte{}, uint8(0), []byte{}, []byte{}, "", uint64(0), []byte{}, uint64(0), []byte{}, []byte{}, []byte{})
 	// The inbox drop form: no sealed name, a sealed drop's size of key.
 	f.Add(tf.volume, tf.file, tf.docs, uint8(KindFile), []byte{}, make([]byte, SealedInboxDropMinSize), "dave", uint64(1),
-		[]byte{}, uint64(0), make([]byte, 32), []byte(pub))
+		[]byte{}, uint64(0), make([]byte, 32), []byte{}, []byte(pub))
+	// A rotated file: a key history of one key (encoded with 0x02).
+	g := recs[2]
+	f.Add(g.Volume, g.Node, g.Parent, uint8(g.Kind), g.SealedName, g.SealedKey, g.Author, g.Version, g.Revision, g.RevisionSeq,
+		g.RevisionDigest[:], make([]byte, SealedKeyHistoryMinSize), []byte(pub))
 	f.Fuzz(func(t *testing.T, vol, node, parent []byte, kind uint8, sealedName, sealedKey []byte, author string,
-		version uint64, rev []byte, seq uint64, digest, key []byte) {
+		version uint64, rev []byte, seq uint64, digest, history, key []byte) {
 		r := &NodeRecord{Volume: vol, Node: node, Parent: parent, Kind: NodeKind(kind), NameHash: genuine.NameHash,
-			SealedName: sealedName, SealedKey: sealedKey, Author: author, Version: version, Revision: rev, RevisionSeq: seq}
+			SealedName: sealedName, SealedKey: sealedKey, Author: author, Version: version, Revision: rev, RevisionSeq: seq,
+			KeyHistory: history}
 		copy(r.RevisionDigest[:], digest)
 		if (r.Validate() == nil) != (r.Marshal() != nil) {
 			t.Fatal("Marshal and Validate disagree")
 		}
 		if r.Validate() == nil && r.IsDrop() && (r.Kind != KindFile || !IsSealedInboxDropSize(len(r.SealedKey))) {
 			t.Fatal("Validate accepted a drop that is not a file with a sealed drop's size of key")
+		}
+		if m := r.Marshal(); m != nil && (m[0] == nodeRecordVersionHistory) != (len(history) != 0) {
+			t.Fatal("version byte 0x02 without a key history, or a key history without it")
+		}
+		if r.Validate() == nil && len(history) != 0 && (r.Kind != KindFile || r.IsDrop() || !IsSealedKeyHistorySize(len(history))) {
+			t.Fatal("Validate accepted a key history on a folder or drop, or of a wrong size")
 		}
 		err := r.Verify(key, sig)
 		if err == nil {

@@ -243,5 +243,6 @@ func cloneNodeRecord(r *NodeRecord) *NodeRecord {
 	c := *r
 	c.Volume, c.Node, c.Parent = bytes.Clone(r.Volume), bytes.Clone(r.Node), bytes.Clone(r.Parent)
 	c.SealedName, c.SealedKey, c.Revision = bytes.Clone(r.SealedName), bytes.Clone(r.SealedKey), bytes.Clone(r.Revision)
+	c.KeyHistory = bytes.Clone(r.KeyHistory)
 	return &c
 }

@@ -9,7 +9,13 @@ import (
 	"fmt"
 )
 
-const nodeRecordVersion = 0x01
+// Node record encodings: 0x01 for a record without a key history (every
+// record before key rotation, byte for byte as before), 0x02 for a rotated
+// file's record, which appends LP(key_history).
+const (
+	nodeRecordVersion        = 0x01
+	nodeRecordVersionHistory = 0x02
+)
 
 // MaxAuthorLen is the longest author (account) name a record may carry.
 // Account names are at most 64 bytes (docs/api.md); this package treats
@@ -75,6 +81,14 @@ type NodeRecord struct {
 	// verifying the revision's own signature (docs/crypto.md sections 11.6
 	// and 12.4).
 	RevisionDigest [32]byte
+	// KeyHistory is SealKeyHistory's output: the node's earlier node keys,
+	// newest first, sealed under its current one; empty for a node never
+	// rotated. Only a file (not an inbox drop) may have one: a rotated
+	// file's earlier revisions keep their content keys wrapped under the
+	// keys it had then (docs/crypto.md sections 12.1 and 13.11). A record
+	// with a KeyHistory encodes with version byte 0x02; one without, with
+	// 0x01, exactly as before key rotation existed.
+	KeyHistory []byte
 }
 
 // Validate reports why r cannot be signed or trusted, as an error wrapping
@@ -94,7 +108,10 @@ type NodeRecord struct {
 //   - a folder has no Revision, RevisionSeq 0 and an all-zero
 //     RevisionDigest; a file has either a Revision of IDSize bytes,
 //     RevisionSeq >= 1 and a RevisionDigest that is not all zeros, or
-//     none of the three.
+//     none of the three;
+//   - KeyHistory is empty, or the record is a file that is not an inbox
+//     drop and KeyHistory is a sealed key history's size
+//     (IsSealedKeyHistorySize: 1 to MaxKeyHistory keys).
 func (r *NodeRecord) Validate() error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRecord, err)
@@ -150,6 +167,16 @@ func (r *NodeRecord) validate() error {
 			}
 		}
 	}
+	if n := len(r.KeyHistory); n != 0 {
+		switch {
+		case r.Kind != KindFile:
+			return errors.New("a folder has no key history")
+		case r.IsDrop():
+			return errors.New("an inbox drop has no key history")
+		case !IsSealedKeyHistorySize(n):
+			return fmt.Errorf("key history is %d bytes, not a sealed key history's size (1 to %d keys)", n, MaxKeyHistory)
+		}
+	}
 	if err := checkAuthor(r.Author); err != nil {
 		return err
 	}
@@ -192,6 +219,11 @@ func checkAuthor(author string) error {
 //	LP(sealed_name) || LP(sealed_key) || LP(author) || u64(version) ||
 //	LP(revision) || u64(revision_seq) || revision_digest (32)
 //
+// for a record without a key history, and for a record with one (a
+// rotated file) the same fields after the version byte 0x02, followed by
+// LP(key_history). A version 0x02 encoding always has a non-empty history,
+// so each record has one encoding and no two records share one.
+//
 // It returns nil for a record that Validate refuses, so that a malformed
 // record can never be signed or verified. The wire format is JSON; this
 // encoding exists only to be signed.
@@ -207,8 +239,13 @@ func (r *NodeRecord) Marshal() []byte {
 func (r *NodeRecord) encode() []byte {
 	n := 1 + 4*6 + len(r.Volume) + len(r.Node) + len(r.Parent) + 1 + 32 +
 		len(r.SealedName) + len(r.SealedKey) + len(r.Author) + 8 + len(r.Revision) + 8 + 32
+	version := byte(nodeRecordVersion)
+	if len(r.KeyHistory) != 0 {
+		version = nodeRecordVersionHistory
+		n += 4 + len(r.KeyHistory)
+	}
 	b := make([]byte, 0, n)
-	b = append(b, nodeRecordVersion)
+	b = append(b, version)
 	b = appendLP(b, r.Volume)
 	b = appendLP(b, r.Node)
 	b = appendLP(b, r.Parent)
@@ -220,7 +257,11 @@ func (r *NodeRecord) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, r.Version)
 	b = appendLP(b, r.Revision)
 	b = binary.BigEndian.AppendUint64(b, r.RevisionSeq)
-	return append(b, r.RevisionDigest[:]...)
+	b = append(b, r.RevisionDigest[:]...)
+	if version == nodeRecordVersionHistory {
+		b = appendLP(b, r.KeyHistory)
+	}
+	return b
 }
 
 // Sign returns Ed25519-Sign(identity key, tagged("coffer/v1/node-record",

@@ -47,6 +47,7 @@ type NodeKeys struct {
 	nameHash [32]byte    // "coffer/v1/name-hash-key": children's name hashes
 	content  cipher.AEAD // "coffer/v1/content-key-wrap": this node's content keys
 	inbox    cipher.AEAD // "coffer/v1/inbox-key-wrap": this folder's inbox private key (share.go)
+	history  cipher.AEAD // "coffer/v1/key-history-wrap": this file's earlier node keys (rotation.go)
 }
 
 // Derive computes the node's sub-keys, each
@@ -57,6 +58,7 @@ type NodeKeys struct {
 //	"coffer/v1/name-hash-key"    HMAC key of the children's name hashes
 //	"coffer/v1/content-key-wrap" wraps this node's revision content keys
 //	"coffer/v1/inbox-key-wrap"   seals this folder's inbox private key
+//	"coffer/v1/key-history-wrap" seals this file's earlier node keys (SealKeyHistory)
 func (k NodeKey) Derive() (*NodeKeys, error) {
 	var nk NodeKeys
 	var err error
@@ -70,6 +72,9 @@ func (k NodeKey) Derive() (*NodeKeys, error) {
 		return nil, err
 	}
 	if nk.inbox, err = deriveGCM(k[:], labelInboxKeyWrap); err != nil {
+		return nil, err
+	}
+	if nk.history, err = deriveGCM(k[:], labelKeyHistoryWrap); err != nil {
 		return nil, err
 	}
 	if nk.nameHash, err = hkdf32(k[:], labelNameHashKey, ""); err != nil {
