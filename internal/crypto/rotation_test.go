@@ -128,8 +128,8 @@ func TestKeyHistoryTamper(t *testing.T) {
 		"envelope overhead only":    open(tt.fileKeys, tt.volume, tt.file, sealed[:envelopeOverhead]),
 		"version byte 0x02":         open(tt.fileKeys, tt.volume, tt.file, flip(sealed, 0, 0x03)),
 		"a wrapped node key (61)":   open(tt.fileKeys, tt.volume, tt.file, mustWrapFileKey(t, tt)),
-		"sealed as a content key":   open(tt.fileKeys, tt.volume, tt.file, sealRaw(tt.fileKeys.content, nonce12(1), labelKeyHistory, idFields(tt.volume, tt.file), sealedPlain(prev))),
-		"sealed with another label": open(tt.fileKeys, tt.volume, tt.file, sealRaw(tt.fileKeys.history, nonce12(1), labelContentKey, idFields(tt.volume, tt.file), sealedPlain(prev))),
+		"sealed as a content key":   open(tt.fileKeys, tt.volume, tt.file, sealRaw(tt.fileKeys.content, nonce12(1), labelKeyHistory, idFields(tt.volume, tt.file), sealedPlainKeys(prev))),
+		"sealed with another label": open(tt.fileKeys, tt.volume, tt.file, sealRaw(tt.fileKeys.history, nonce12(1), labelContentKey, idFields(tt.volume, tt.file), sealedPlainKeys(prev))),
 	} {
 		if !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%s: error = %v, want ErrDecrypt", name, err)
@@ -160,15 +160,6 @@ func mustWrapFileKey(t *testing.T, tt *testTree) []byte {
 	return s
 }
 
-// sealedPlain returns 0x01 || keys.
-func sealedPlain(keys []NodeKey) []byte {
-	pt := []byte{keyHistoryVersion}
-	for _, k := range keys {
-		pt = append(pt, k[:]...)
-	}
-	return pt
-}
-
 // TestKeyHistoryMalformedPlaintext: validly sealed plaintexts that are not
 // key histories (only a holder of the current key can make one) are
 // refused as ErrDecrypt.
@@ -184,13 +175,13 @@ func TestKeyHistoryMalformedPlaintext(t *testing.T) {
 		"version 0x02":         append([]byte{0x02}, a[:]...),
 		"version 0x00":         append([]byte{0x00}, a[:]...),
 		"no version byte":      append(a[:], a[:]...)[:32],
-		"31-byte key":          sealedPlain(prev[:1])[:32],
-		"33 bytes after 0x01":  append(sealedPlain(prev[:1]), 0),
-		"all-zero key":         sealedPlain([]NodeKey{{}}),
-		"all-zero second key":  sealedPlain([]NodeKey{a, {}}),
-		"duplicate key":        sealedPlain([]NodeKey{a, prev[1], a}),
-		"65 keys":              sealedPlain(prev),
-		"65 keys, last repeat": sealedPlain(append(prev[:MaxKeyHistory:MaxKeyHistory], a)),
+		"31-byte key":          sealedPlainKeys(prev[:1])[:32],
+		"33 bytes after 0x01":  append(sealedPlainKeys(prev[:1]), 0),
+		"all-zero key":         sealedPlainKeys([]NodeKey{{}}),
+		"all-zero second key":  sealedPlainKeys([]NodeKey{a, {}}),
+		"duplicate key":        sealedPlainKeys([]NodeKey{a, prev[1], a}),
+		"65 keys":              sealedPlainKeys(prev),
+		"65 keys, last repeat": sealedPlainKeys(append(prev[:MaxKeyHistory:MaxKeyHistory], a)),
 	} {
 		keys, err := OpenKeyHistory(tt.fileKeys, tt.volume, tt.file, raw(pt))
 		if !errors.Is(err, ErrDecrypt) || keys != nil {
@@ -512,7 +503,7 @@ func FuzzOpenKeyHistory(f *testing.F) {
 	f.Add(append(bytes.Clone(genuine), make([]byte, 32)...))
 	f.Add([]byte{})
 	f.Add([]byte{0x02})
-	f.Add(sealRaw(tf.fileKeys.history, nonce12(1), labelKeyHistory, idFields(tf.volume, tf.file), sealedPlain([]NodeKey{prev[0], prev[0]})))
+	f.Add(sealRaw(tf.fileKeys.history, nonce12(1), labelKeyHistory, idFields(tf.volume, tf.file), sealedPlainKeys([]NodeKey{prev[0], prev[0]})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		keys, err := OpenKeyHistory(tf.fileKeys, tf.volume, tf.file, b)
 		if err == nil {

@@ -57,7 +57,15 @@ func (c vcase) ref(t *testing.T) NodeRef {
 
 func (c vcase) nodeRecord(t *testing.T) *NodeRecord {
 	t.Helper()
+	var history []byte
+	if _, ok := c["key_history_hex"]; ok {
+		history = c.hex(t, "key_history_hex")
+		if len(history) == 0 {
+			t.Fatal("key_history_hex is present but empty (an empty history is written by leaving it out)")
+		}
+	}
 	return &NodeRecord{
+		KeyHistory:     history,
 		Volume:         c.hex(t, "volume_hex"),
 		Node:           c.hex(t, "node_hex"),
 		Parent:         c.hex(t, "parent_hex"),

@@ -156,8 +156,11 @@ func sealRaw(aead interface {
 	return aead.Seal(out, nonce[:], pt, envelopeAD(label, fields))
 }
 
+// recordObj returns a node record's fields; key_history_hex only for a
+// record that has one, so that records without (every record of tree.json
+// and share.json) are written as before key rotation existed.
 func recordObj(r *NodeRecord) obj {
-	return obj{
+	o := obj{
 		{"volume_hex", h(r.Volume)},
 		{"node_hex", h(r.Node)},
 		{"parent_hex", h(r.Parent)},
@@ -171,6 +174,10 @@ func recordObj(r *NodeRecord) obj {
 		{"revision_seq", r.RevisionSeq},
 		{"revision_digest_hex", h(r.RevisionDigest[:])},
 	}
+	if len(r.KeyHistory) != 0 {
+		o = append(o, kv{"key_history_hex", h(r.KeyHistory)})
+	}
+	return o
 }
 
 func treeVectors() (obj, error) {
