@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		})
 	}
 	runShares(t, open)
+	runReplace(t, open)
 }
 
 type test struct {

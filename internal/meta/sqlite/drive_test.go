@@ -142,6 +142,8 @@ func TestQueryPlans(t *testing.T) {
 			JOIN volumes AS v ON v.id = r.volume_id
 			WHERE br.block_id = ?1 AND v.owner_id = ?2`, []any{id, 1}},
 		{"Revisions", `SELECT ` + revisionColumns + ` FROM revisions WHERE node_id = ? ORDER BY seq`, []any{id}},
+		{"ReplaceRecords reads", `SELECT id, volume_id FROM nodes WHERE id IN (?, ?)`, []any{id, id}},
+		{"ReplaceRecords parks", parkQuery + inList(2), []any{id, id}},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+c.query, c.args...)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/meta"
@@ -20,7 +21,7 @@ import (
 // Siblings may trade names: the new records are written in two passes.
 // The first checks every node's version and head revision and moves each
 // active node whose parent or name hash changes out of the way of the
-// unique index on names, under a name hash of its own (see parkedName);
+// unique index on names, under a name hash of its own (see parkQuery);
 // the second checks the moves, in order, and writes the records. Every
 // record written in the second pass is final, and every node not
 // replaced keeps its name, so a name taken there is taken indeed
@@ -79,17 +80,34 @@ func checkReplaceIDs(nodes []meta.NodeReplace, shares []meta.ShareReplace) error
 	return nil
 }
 
-// parkedName is the name hash a node holds between the two passes of
-// ReplaceRecords: unique, as the node's ID is, and not a real name hash
-// (an HMAC, 32 bytes) unless the ID is 31 bytes long. Were a sibling's
-// name hash ever to equal it, the replacement would fail with
-// meta.ErrExists, and nothing would change.
-func parkedName(id []byte) []byte {
-	return append([]byte{0}, id...)
+// parkQuery moves the nodes whose IDs follow out of the way of the
+// unique index on names, between the two passes of ReplaceRecords, under
+// a name hash of their own: unique, as their IDs are, and not a real name
+// hash (an HMAC, 32 bytes) unless an ID is 31 bytes long. Were a
+// sibling's name hash ever to equal one, the replacement would fail with
+// meta.ErrExists, and nothing would change. (|| makes TEXT of BLOBs,
+// byte for byte; the CAST makes it a BLOB again.)
+const parkQuery = `UPDATE nodes SET name_hash = CAST(x'00' || id AS BLOB) WHERE id IN (?`
+
+// rewriteNodeQuery is updateNodeQuery for a node that stays under its
+// parent: its arguments are those of updateNodeQuery but the first.
+// Leaving parent_id out of the SET list spares SQLite the foreign key's
+// check and the update of the index on (parent_id, state).
+const rewriteNodeQuery = `
+	UPDATE nodes SET name_hash = ?, sealed_name = ?, sealed_key = ?,
+		author = ?, version = ?, revision_id = ?, revision_seq = ?, revision_digest = ?,
+		key_history = ?, signature = ?, updated_at = ?
+	WHERE id = ?`
+
+// inList returns the rest of a statement ending in "IN (?" for n
+// parameters.
+func inList(n int) string {
+	return strings.Repeat(", ?", n-1) + ")"
 }
 
 // replaceNodes writes the new records of nodes in tx, in two passes (see
-// ReplaceRecords). The statements run once per node are prepared once.
+// ReplaceRecords). The nodes are read and parked by the hundred; the
+// statements run once per node are prepared once.
 func replaceNodes(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace, now time.Time) (err error) {
 	if len(nodes) == 0 {
 		return nil
@@ -107,15 +125,7 @@ func replaceNodes(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace, now
 		}
 		return st, err
 	}
-	info, err := prepare(nodeInfoQuery)
-	if err != nil {
-		return err
-	}
 	head, err := prepare(headQuery)
-	if err != nil {
-		return err
-	}
-	park, err := prepare(`UPDATE nodes SET name_hash = ? WHERE id = ?`)
 	if err != nil {
 		return err
 	}
@@ -123,42 +133,118 @@ func replaceNodes(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace, now
 	if err != nil {
 		return err
 	}
+	rewrite, err := prepare(rewriteNodeQuery)
+	if err != nil {
+		return err
+	}
 
-	curs := make([]*nodeInfo, len(nodes))
+	// First pass: read, check, park.
+	curs, err := nodeInfos(ctx, tx, nodes)
+	if err != nil {
+		return err
+	}
+	var parked [][]byte
 	for i := range nodes {
-		id, u := nodes[i].ID, &nodes[i].Update
-		cur, err := scanNodeInfo(info.QueryRowContext(ctx, id))
-		if err == nil {
-			err = checkVersion(cur, u)
+		id, u, cur := nodes[i].ID, &nodes[i].Update, curs[i]
+		if cur == nil {
+			return fmt.Errorf("node %x: %w", id, meta.ErrNotFound)
 		}
+		err := checkVersion(cur, u)
 		if err == nil {
 			err = checkHeadRow(cur.kind, u.RevisionID, u.RevisionSeq, func() *sql.Row {
 				return head.QueryRowContext(ctx, u.RevisionID, id)
 			})
 		}
-		// Only active nodes are in the unique index on names.
-		if err == nil && cur.state == meta.NodeActive &&
-			(!bytes.Equal(cur.parentID, u.ParentID) || !bytes.Equal(cur.nameHash, u.NameHash)) {
-			_, err = park.ExecContext(ctx, parkedName(id), id)
-			err = dbErr(err)
-		}
 		if err != nil {
 			return fmt.Errorf("node %x: %w", id, err)
 		}
-		curs[i] = cur
+		// Only active nodes are in the unique index on names.
+		if cur.state == meta.NodeActive &&
+			(!bytes.Equal(cur.parentID, u.ParentID) || !bytes.Equal(cur.nameHash, u.NameHash)) {
+			parked = append(parked, id)
+		}
 	}
+	if err := park(ctx, tx, parked); err != nil {
+		return err
+	}
+
+	// Second pass: check the moves in order, and write.
 	for i := range nodes {
-		id, u := nodes[i].ID, &nodes[i].Update
+		id, u, cur := nodes[i].ID, &nodes[i].Update, curs[i]
 		// Only this node's own update changes its row, so what the first
 		// pass read of it still holds, bar the parked name.
-		err := checkMove(ctx, tx, id, curs[i], u)
-		if err == nil {
+		var err error
+		if bytes.Equal(u.ParentID, cur.parentID) {
+			_, err = rewrite.ExecContext(ctx, updateNodeArgs(id, u, now)[1:]...)
+		} else if err = checkMove(ctx, tx, id, cur, u); err == nil {
 			_, err = update.ExecContext(ctx, updateNodeArgs(id, u, now)...)
-			err = dbErr(err)
 		}
 		if err != nil {
-			return fmt.Errorf("node %x: %w", id, err)
+			return fmt.Errorf("node %x: %w", id, dbErr(err))
 		}
+	}
+	return nil
+}
+
+// nodeInfos returns the nodeInfo of each of nodes, in order; nil for a
+// node that does not exist. The IDs are distinct.
+func nodeInfos(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace) ([]*nodeInfo, error) {
+	index := make(map[string]int, len(nodes))
+	for i, r := range nodes {
+		index[string(r.ID)] = i
+	}
+	infos := make([]*nodeInfo, len(nodes))
+	args := make([]any, 0, maxParams)
+	for chunk := range chunks(nodes, maxParams) {
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r.ID)
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT id, volume_id, parent_id, name_hash, kind, version, state
+			FROM nodes WHERE id IN (?`+inList(len(chunk)), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id []byte
+			n := new(nodeInfo)
+			err := rows.Scan(blobCol{&id}, blobCol{&n.volumeID}, blobCol{&n.parentID}, blobCol{&n.nameHash},
+				intCol[int]{&n.kind}, intCol[uint64]{&n.version}, intCol[meta.NodeState]{&n.state})
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			infos[index[string(id)]] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return infos, nil
+}
+
+// park gives the nodes ids their parked names (see parkQuery).
+func park(ctx context.Context, tx *sql.Tx, ids [][]byte) error {
+	args := make([]any, 0, maxParams)
+	for chunk := range chunks(ids, maxParams) {
+		args = args[:0]
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		_, err := tx.ExecContext(ctx, parkQuery+inList(len(chunk)), args...)
+		if err == nil {
+			continue
+		}
+		// A failed statement changes nothing: find the node to blame
+		// one by one.
+		for _, id := range chunk {
+			if _, err1 := tx.ExecContext(ctx, parkQuery+")", id); err1 != nil {
+				return fmt.Errorf("node %x: parking its name: %w", id, dbErr(err1))
+			}
+		}
+		return fmt.Errorf("parking names: %w", dbErr(err))
 	}
 	return nil
 }
