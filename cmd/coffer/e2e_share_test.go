@@ -123,11 +123,18 @@ func TestCLIShareJourney(t *testing.T) {
 			t.Fatalf("share ls lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	mustOK(t, cli(t, alice, "share", "rm", "/"+secret[0], "carol"), "share rm")
+	r = mustOK(t, cli(t, alice, "share", "rm", "--rotate", "/"+secret[0], "carol"), "share rm --rotate")
+	if !strings.Contains(r.stdout, "Keys rotated") {
+		t.Fatalf("share rm --rotate: %q", r.stdout)
+	}
 	mustFail(t, cli(t, carol, "ls", shared), 1, "revoked editor ls")
 	r = mustOK(t, cli(t, bob, "ls", "-l", shared), "viewer ls after the revoke")
 	if !strings.Contains(r.stdout, "carol-renamed.txt") {
 		t.Fatalf("what carol wrote is gone:\n%s", r.stdout)
+	}
+	r = mustOK(t, cli(t, bob, "cat", shared+"/"+secret[1]), "viewer reads after the rotation")
+	if r.stdout != marker+" budget" {
+		t.Fatalf("viewer reads %q after the rotation", r.stdout)
 	}
 	mustFail(t, cli(t, bob, "shared", "decline", items[0]["id"].(string)), 1, "the owner declines their own share")
 	srv.stop(t)

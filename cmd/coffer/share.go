@@ -48,7 +48,7 @@ func (a *app) shareCmd() *cobra.Command {
 	}
 	add.Flags().StringVar(&role, "role", "", "viewer (read), editor (read and write) or uploader (add files only)")
 	_ = add.MarkFlagRequired("role")
-	var asJSON bool
+	var asJSON, rotate bool
 	ls := &cobra.Command{
 		Use:   "ls [PATH]",
 		Short: "List your shares, their members and roles",
@@ -91,29 +91,38 @@ func (a *app) shareCmd() *cobra.Command {
 	}
 	ls.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	rm := &cobra.Command{
-		Use:   "rm PATH USER",
+		Use:   "rm [--rotate] PATH USER",
 		Short: "Revoke USER's access to PATH",
 		Long: `Revoke USER's access to PATH. The server refuses USER at once, and the
 signed member list no longer names USER, so no client accepts what USER
 signs there from now on. What USER wrote before is signed again by you.
 
 Revoking cannot take back what USER already downloaded or could read: USER
-kept the keys of what was shared until now.`,
+kept the keys of what was shared until now. With --rotate, everything in
+PATH also gets new keys, in one transaction, so that those keys open
+nothing written afterwards, even with the server's help. If a rotation is
+interrupted, run the same command again.`,
 		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			d, err := a.drive(cmd)
 			if err != nil {
 				return err
 			}
-			info, err := d.ShareRemove(cmd.Context(), argv[0], argv[1])
+			info, err := d.ShareRemove(cmd.Context(), argv[0], argv[1], rotate)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "%s no longer has access to %s.\n", argv[1], info.Path)
-			fmt.Fprintf(a.stderr, "Note: %s may have kept copies and keys of what was shared until now.\n", argv[1])
+			if rotate {
+				fmt.Fprintf(a.stdout, "Keys rotated: %s's old keys open nothing written from now on.\n", argv[1])
+				fmt.Fprintf(a.stderr, "Note: %s may have kept copies of what was shared until now.\n", argv[1])
+			} else {
+				fmt.Fprintf(a.stderr, "Note: %s may have kept copies and keys of what was shared until now; run again with --rotate so that those keys open nothing written from now on.\n", argv[1])
+			}
 			return nil
 		},
 	}
+	rm.Flags().BoolVar(&rotate, "rotate", false, "also give everything in PATH new keys, in one step (run again if interrupted)")
 	cmd.AddCommand(add, ls, rm)
 	return cmd
 }

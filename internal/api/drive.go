@@ -53,10 +53,13 @@ type Node struct {
 	Revision    []byte `json:"revision,omitempty"`
 	RevisionSeq uint64 `json:"revision_seq,omitempty"`
 	// RevisionDigest is the digest of the head revision record.
-	RevisionDigest []byte    `json:"revision_digest,omitempty"`
-	Signature      []byte    `json:"signature"`
-	Trashed        bool      `json:"trashed,omitempty"`
-	Head           *Revision `json:"head,omitempty"` // the head revision, in reads of files
+	RevisionDigest []byte `json:"revision_digest,omitempty"`
+	// KeyHistory is a rotated file's earlier keys, sealed under its
+	// current one.
+	KeyHistory []byte    `json:"key_history,omitempty"`
+	Signature  []byte    `json:"signature"`
+	Trashed    bool      `json:"trashed,omitempty"`
+	Head       *Revision `json:"head,omitempty"` // the head revision, in reads of files
 }
 
 // Revision is a file's content version, signed by Author.

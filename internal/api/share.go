@@ -14,6 +14,9 @@ const (
 	PathSharedAccept = "/v1/shared/{id}/accept"
 	// PathSharedDecline: POST, no body.
 	PathSharedDecline = "/v1/shared/{id}/decline"
+	// PathRotate: POST RotateRequest, the owner's key rotation of a
+	// shared subtree, in one transaction.
+	PathRotate = "/v1/rotate"
 )
 
 // Roles of share members, as in the signed member list (docs/crypto.md).
@@ -32,6 +35,9 @@ const (
 
 // MaxShareMembers bounds the members of one share.
 const MaxShareMembers = 1000
+
+// MaxRotateNodes bounds the nodes one key rotation re-keys.
+const MaxRotateNodes = 50000
 
 // ShareMember is one member of a share as the server keeps it. Role is a
 // copy of the signed list's, for the server's enforcement; clients trust
@@ -96,4 +102,18 @@ type SharedList struct {
 // member's identity key (docs/crypto.md, share acceptance).
 type AcceptShareRequest struct {
 	Acceptance []byte `json:"acceptance"`
+}
+
+// NodeReplace is one node's new record in a RotateRequest.
+type NodeReplace struct {
+	Node          Node   `json:"node"`
+	ExpectVersion uint64 `json:"expect_version"`
+}
+
+// RotateRequest replaces, in one transaction, the records of every node of
+// a subtree (new keys) and the member lists of the shares in it (new key
+// checks and grants): POST /v1/rotate. Either all of it applies or none.
+type RotateRequest struct {
+	Nodes  []NodeReplace     `json:"nodes"`
+	Shares []PutShareRequest `json:"shares"`
 }

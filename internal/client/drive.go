@@ -201,7 +201,7 @@ func toWire(r *crypto.NodeRecord, sig []byte) api.Node {
 		ID: r.Node, Volume: r.Volume, Parent: r.Parent, Kind: int(r.Kind), NameHash: r.NameHash[:],
 		SealedName: r.SealedName, SealedKey: r.SealedKey, Author: r.Author, Version: r.Version,
 		Revision: r.Revision, RevisionSeq: r.RevisionSeq, Signature: sig,
-		RevisionDigest: digestOrNil(r.RevisionDigest),
+		RevisionDigest: digestOrNil(r.RevisionDigest), KeyHistory: r.KeyHistory,
 	}
 }
 
@@ -222,7 +222,7 @@ func fromWire(n *api.Node) (*crypto.NodeRecord, error) {
 	r := &crypto.NodeRecord{
 		Volume: n.Volume, Node: n.ID, Parent: n.Parent, Kind: crypto.NodeKind(n.Kind),
 		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
-		Revision: n.Revision, RevisionSeq: n.RevisionSeq,
+		Revision: n.Revision, RevisionSeq: n.RevisionSeq, KeyHistory: n.KeyHistory,
 	}
 	copy(r.NameHash[:], n.NameHash)
 	copy(r.RevisionDigest[:], n.RevisionDigest)
@@ -432,16 +432,35 @@ func (d *Drive) openRevision(e *Entry, r *api.Revision, rr *crypto.RevisionRecor
 	return a, nil
 }
 
+// contentKey opens a revision's content key under the file's key, or,
+// for a revision written before a key rotation, under one of the earlier
+// keys its record keeps (docs/crypto.md 12.1).
 func (d *Drive) contentKey(e *Entry, r *api.Revision) (crypto.ContentKey, error) {
 	nk, err := e.nodeKeys()
 	if err != nil {
 		return crypto.ContentKey{}, err
 	}
 	ck, err := crypto.OpenContentKey(nk, e.vol, e.ID, r.ID, r.SealedContentKey)
-	if err != nil {
-		return ck, fmt.Errorf("content key does not open: %w", err)
+	if err == nil || len(e.Record.KeyHistory) == 0 {
+		if err != nil {
+			return ck, fmt.Errorf("content key does not open: %w", err)
+		}
+		return ck, nil
 	}
-	return ck, nil
+	prev, herr := crypto.OpenKeyHistory(nk, e.vol, e.ID, e.Record.KeyHistory)
+	if herr != nil {
+		return ck, fmt.Errorf("key history does not open: %w", herr)
+	}
+	for _, k := range prev {
+		pk, derr := k.Derive()
+		if derr != nil {
+			return ck, derr
+		}
+		if ck, err = crypto.OpenContentKey(pk, e.vol, e.ID, r.ID, r.SealedContentKey); err == nil {
+			return ck, nil
+		}
+	}
+	return ck, fmt.Errorf("content key does not open under the file's key or its earlier ones: %w", err)
 }
 
 func revisionRecord(r *api.Revision) *crypto.RevisionRecord {

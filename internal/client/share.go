@@ -517,7 +517,13 @@ func (d *Drive) putShare(ctx context.Context, l *crypto.ShareList, expect uint64
 // without them, and records they signed below p are signed again by the
 // owner, so that they stay valid once the former member's signature no
 // longer counts. Run again after an interruption, it finishes the job.
-func (d *Drive) ShareRemove(ctx context.Context, p, user string) (*ShareInfo, error) {
+//
+// With rotate, every node below p also gets a new key, in the same server
+// transaction as the new list, so that the former member's keys open
+// nothing written afterwards. If user is no longer a member (a rotation
+// that was interrupted after its commit, or one wanted later), only the
+// rotation runs.
+func (d *Drive) ShareRemove(ctx context.Context, p, user string, rotate bool) (*ShareInfo, error) {
 	e, err := d.ownShareTarget(ctx, p)
 	if err != nil {
 		return nil, err
@@ -526,16 +532,17 @@ func (d *Drive) ShareRemove(ctx context.Context, p, user string) (*ShareInfo, er
 	if old == nil {
 		return nil, fmt.Errorf("%s is not shared", e.path)
 	}
-	m, ok := old.list.Member(user)
-	if !ok {
+	m, member := old.list.Member(user)
+	if !member && !rotate {
 		return nil, fmt.Errorf("%s is not shared with %s", e.path, user)
 	}
-	switch m.Role {
-	case crypto.RoleEditor:
+	switch {
+	case member && m.Role == crypto.RoleEditor && !rotate:
+		// (A rotation signs every record of the subtree anew.)
 		if err := d.adopt(ctx, e, user); err != nil {
 			return nil, fmt.Errorf("sign again what %s wrote in %s: %w", user, e.path, err)
 		}
-	case crypto.RoleUploader:
+	case member && m.Role == crypto.RoleUploader:
 		// Listing the folder files the drops waiting in it, the
 		// leaving uploader's among them, as the owner's records.
 		if _, err := d.ListNames(ctx, e); err != nil {
@@ -549,11 +556,223 @@ func (d *Drive) ShareRemove(ctx context.Context, p, user string) (*ShareInfo, er
 	if !hasUploader(&next) {
 		next.InboxPublic, inboxSealed = nil, nil
 	}
+	if rotate {
+		if err := d.rotate(ctx, e, &next, inboxSealed); err != nil {
+			return nil, err
+		}
+		return d.shareInfo(ctx, d.owned[string(e.ID)])
+	}
 	sh, err := d.putShare(ctx, &next, old.list.Version, inboxSealed, nil)
 	if err != nil {
 		return nil, err
 	}
 	return d.shareInfo(ctx, sh)
+}
+
+// rotNode is a node of a subtree being rotated: its verified entry and
+// its new key.
+type rotNode struct {
+	e       *Entry
+	parent  *rotNode
+	key     crypto.NodeKey
+	keys    *crypto.NodeKeys
+	trashed bool // in the trash: re-wrapped under its parent's new key, not re-keyed
+}
+
+// rotate gives every node of the subtree at top a new key: folders'
+// children re-wrapped and their names sealed again, files' earlier keys
+// kept in their key history for their old revisions, top's key wrapped
+// again under its (unchanged) parent; and every share in the subtree a new
+// list (top's is next) with the new key check, new grants for its viewers
+// and editors and its inbox key sealed under the new folder key. All of it
+// goes to the server as one transaction (docs/crypto.md 13.11).
+func (d *Drive) rotate(ctx context.Context, top *Entry, next *crypto.ShareList, topInbox []byte) error {
+	parent, err := d.Resolve(ctx, path.Dir(top.path))
+	if err != nil {
+		return err
+	}
+	root := &rotNode{e: top}
+	all := []*rotNode{root}
+	folders := map[string]*rotNode{}
+	for i := 0; i < len(all); i++ {
+		n := all[i]
+		if !n.e.IsDir() || n.trashed {
+			continue
+		}
+		folders[string(n.e.ID)] = n
+		kids, err := d.ListNames(ctx, n.e)
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			all = append(all, &rotNode{e: k, parent: n})
+		}
+		if len(all) > api.MaxRotateNodes {
+			return fmt.Errorf("%s holds more than %d items, too many to rotate in one step", top.path, api.MaxRotateNodes)
+		}
+	}
+	// Items in the trash keep their keys but must open under their
+	// folder's new key, to be restorable.
+	var trash api.NodeList
+	if err := d.acc.t.do(ctx, http.MethodGet, api.PathTrash, nil, &trash); err != nil {
+		return fmt.Errorf("list trash: %w", err)
+	}
+	for i := range trash.Nodes {
+		if f := folders[string(trash.Nodes[i].Parent)]; f != nil {
+			e, err := d.verifyChildHead(f.e, &trash.Nodes[i], false)
+			if err != nil {
+				return err
+			}
+			all = append(all, &rotNode{e: e, parent: f, trashed: true, key: e.key})
+		}
+	}
+	for _, n := range all {
+		if !n.trashed {
+			if n.key, err = crypto.NewNodeKey(); err != nil {
+				return err
+			}
+		}
+		if n.keys, err = n.key.Derive(); err != nil {
+			return err
+		}
+	}
+	var req api.RotateRequest
+	recs := make([]*crypto.NodeRecord, len(all))
+	for i, n := range all {
+		rec, err := d.rotatedRecord(n, parent)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.e.path, err)
+		}
+		wire, err := d.sign(rec)
+		if err != nil {
+			return err
+		}
+		recs[i] = rec
+		req.Nodes = append(req.Nodes, api.NodeReplace{Node: wire, ExpectVersion: n.e.Record.Version})
+	}
+	var lists []*crypto.ShareList
+	for _, n := range all {
+		sh := d.owned[string(n.e.ID)]
+		if sh == nil || n.trashed {
+			continue
+		}
+		l, inboxSealed := *sh.list, sh.share.SealedInboxPrivate
+		if n == root {
+			l, inboxSealed = *next, topInbox
+		}
+		l.Version = sh.list.Version + 1
+		sr, err := d.rotatedShare(ctx, n, sh, &l, inboxSealed)
+		if err != nil {
+			return fmt.Errorf("share of %s: %w", n.e.path, err)
+		}
+		req.Shares = append(req.Shares, *sr)
+		lists = append(lists, &l)
+	}
+	if err := d.acc.t.do(ctx, http.MethodPost, api.PathRotate, req, nil); err != nil {
+		return fmt.Errorf("rotate the keys of %s: %w", top.path, err)
+	}
+	for i, n := range all {
+		d.seen.record(n.e.ID, recs[i].Version, d.fingerprint(recs[i], req.Nodes[i].Node.Signature))
+	}
+	for i, l := range lists {
+		d.seen.record(l.Share, l.Version, listFingerprint(d.ownKey.Public(), req.Shares[i].Share.List, req.Shares[i].Share.Signature))
+	}
+	if err := d.seen.save(); err != nil {
+		return err
+	}
+	return d.loadOwnedShares(ctx)
+}
+
+// rotatedRecord is n's record under the new keys, unsigned.
+func (d *Drive) rotatedRecord(n *rotNode, topParent *Entry) (*crypto.NodeRecord, error) {
+	rec, err := fromWire(&n.e.Record)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := topParent.nodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	if n.parent != nil {
+		pk = n.parent.keys
+	}
+	ref := rec.Ref()
+	if n.parent != nil {
+		// Top keeps its name under its unchanged parent.
+		if rec.SealedName, err = crypto.SealName(pk, ref, n.e.Name); err != nil {
+			return nil, err
+		}
+		rec.NameHash = crypto.NameHash(pk, n.e.Name)
+	}
+	if rec.SealedKey, err = crypto.WrapNodeKey(pk, ref, n.key); err != nil {
+		return nil, err
+	}
+	if n.e.Kind == api.KindFile && !n.trashed {
+		old, err := n.e.nodeKeys()
+		if err != nil {
+			return nil, err
+		}
+		prev := []crypto.NodeKey{n.e.key}
+		if len(rec.KeyHistory) > 0 {
+			h, err := crypto.OpenKeyHistory(old, rec.Volume, rec.Node, rec.KeyHistory)
+			if err != nil {
+				return nil, fmt.Errorf("key history does not open: %w", tampered(err))
+			}
+			prev = append(prev, h...)
+		}
+		if rec.KeyHistory, err = crypto.SealKeyHistory(n.keys, rec.Volume, rec.Node, prev); err != nil {
+			return nil, err
+		}
+	}
+	rec.Version = n.e.Record.Version + 1
+	return rec, nil
+}
+
+// rotatedShare is the share of n with list l for n's new key: key check,
+// grants for viewers and editors (each to the key its fingerprint names),
+// and the inbox key sealed under the folder's new key.
+func (d *Drive) rotatedShare(ctx context.Context, n *rotNode, sh *ownedShare, l *crypto.ShareList, inboxSealed []byte) (*api.PutShareRequest, error) {
+	var err error
+	if l.KeyCheck, err = crypto.ShareKeyCheck(l.Share, l.Volume, l.Node, n.key); err != nil {
+		return nil, err
+	}
+	if len(l.InboxPublic) > 0 && sh.inbox != nil {
+		ik, err := sh.inbox.open(n.e)
+		if err != nil {
+			return nil, err
+		}
+		if inboxSealed, err = crypto.SealInboxKey(n.keys, l.Volume, l.Node, ik); err != nil {
+			return nil, err
+		}
+	}
+	grants := map[string][]byte{}
+	for _, m := range l.Members {
+		if m.Role == crypto.RoleUploader {
+			continue // its grant holds only the name; it is kept
+		}
+		b, err := d.keys.bundle(ctx, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		if b.FingerprintBytes() != m.Fingerprint {
+			return nil, fmt.Errorf("the server presents a key for %s that is not the one in the list: %w", m.Name, ErrKeyChanged)
+		}
+		if grants[m.Name], err = crypto.SealShareGrant(b.Encryption, l.GrantRef(m.Name), n.key, n.e.Name); err != nil {
+			return nil, err
+		}
+	}
+	sig, err := l.Sign(d.acc.Keys)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.PutShareRequest{ExpectVersion: sh.list.Version, Share: api.Share{
+		ID: l.Share, Volume: l.Volume, Node: l.Node, Owner: l.Owner, Version: l.Version,
+		List: l.Marshal(), Signature: sig, InboxPublic: l.InboxPublic, SealedInboxPrivate: inboxSealed,
+	}}
+	for _, m := range l.Members {
+		out.Share.Members = append(out.Share.Members, api.ShareMember{User: m.Name, Role: int(m.Role), Grant: grants[m.Name]})
+	}
+	return out, nil
 }
 
 // adopt signs again, as the account, every record below (and including)

@@ -196,7 +196,7 @@ func TestShareTamperRollback(t *testing.T) {
 	if _, err := se.via(t, "alice", proxy); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "carol"); err != nil {
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "carol", false); err != nil {
 		t.Fatal(err)
 	}
 	proxy.On(api.PathShares, func([]byte) []byte { return old })

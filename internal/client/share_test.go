@@ -237,7 +237,7 @@ func TestShareRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	info, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob")
+	info, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestShareRevoke(t *testing.T) {
 		t.Fatalf("alice lists %v, %v", got, err)
 	}
 	// Revoking again is a clear error; so is revoking a stranger.
-	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob"); err == nil || !strings.Contains(err.Error(), "not shared with bob") {
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob", false); err == nil || !strings.Contains(err.Error(), "not shared with bob") {
 		t.Fatalf("second revoke: %v", err)
 	}
 }
@@ -468,7 +468,7 @@ func TestShareUploader(t *testing.T) {
 
 	// A drop waiting when the uploader leaves is filed first.
 	se.put(t, "carol", "/shared/alice/drop/late.txt", []byte("late"), false)
-	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/drop", "carol"); err != nil {
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/drop", "carol", false); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := se.cat(t, "bob", "/shared/alice/drop/late.txt"); err != nil || string(b) != "late" {

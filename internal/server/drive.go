@@ -62,7 +62,7 @@ func toAPINode(n *meta.Node) api.Node {
 		ID: n.ID, Volume: n.VolumeID, Parent: n.ParentID, Kind: n.Kind, NameHash: n.NameHash,
 		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
 		Revision: n.RevisionID, RevisionSeq: n.RevisionSeq, RevisionDigest: nonEmpty(n.RevisionDigest),
-		Signature: n.Signature, Trashed: n.State == meta.NodeTrashed,
+		Signature: n.Signature, Trashed: n.State == meta.NodeTrashed, KeyHistory: nonEmpty(n.KeyHistory),
 	}
 }
 
@@ -104,6 +104,10 @@ func checkNode(n *api.Node, author string) error {
 		return badRequest("a folder has no revision")
 	case n.RevisionDigest != nil && len(n.RevisionDigest) != 32:
 		return badRequest("revision digest must be 32 bytes")
+	case len(n.KeyHistory) > 4096:
+		return badRequest("key history must be at most 4096 bytes")
+	case n.Kind == api.KindFolder && n.KeyHistory != nil:
+		return badRequest("a folder has no key history")
 	case n.Kind == api.KindFile && (len(n.Revision) != idSize || n.RevisionSeq == 0):
 		return badRequest("a file names its head revision")
 	}
@@ -140,7 +144,7 @@ func toMetaNode(n *api.Node) *meta.Node {
 		ID: n.ID, VolumeID: n.Volume, ParentID: n.Parent, Kind: n.Kind, NameHash: n.NameHash,
 		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
 		RevisionID: n.Revision, RevisionSeq: n.RevisionSeq, RevisionDigest: n.RevisionDigest,
-		Signature: n.Signature,
+		Signature: n.Signature, KeyHistory: nonEmpty(n.KeyHistory),
 	}
 }
 
@@ -164,6 +168,7 @@ func toUpdate(n *api.Node, expect uint64) meta.NodeUpdate {
 		ParentID: n.Parent, NameHash: n.NameHash, SealedName: n.SealedName, SealedKey: n.SealedKey,
 		Author: n.Author, Version: n.Version, RevisionID: n.Revision, RevisionSeq: n.RevisionSeq,
 		RevisionDigest: n.RevisionDigest, Signature: n.Signature, ExpectVersion: expect,
+		KeyHistory: nonEmpty(n.KeyHistory),
 	}
 }
 

@@ -81,62 +81,78 @@ func (s *Server) handlePutShare(w http.ResponseWriter, r *http.Request, sess *me
 }
 
 func (s *Server) putShare(ctx context.Context, sess *meta.Session, req *api.PutShareRequest) error {
+	ms, members, err := s.checkShare(ctx, sess, req)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutShare(ctx, ms, members, req.ExpectVersion); err != nil {
+		if errors.Is(err, meta.ErrExists) {
+			return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "this item is shared already; change that share instead"}
+		}
+		return driveErr(err, "save share")
+	}
+	return nil
+}
+
+// checkShare checks a new or changed share from its owner and returns it
+// as the store keeps it.
+func (s *Server) checkShare(ctx context.Context, sess *meta.Session, req *api.PutShareRequest) (*meta.Share, []meta.ShareMember, error) {
 	sh := &req.Share
 	v, err := s.volumeOf(ctx, sess)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	me, err := s.store.UserByID(ctx, sess.UserID)
 	if err != nil {
-		return fmt.Errorf("load user: %w", err)
+		return nil, nil, fmt.Errorf("load user: %w", err)
 	}
 	owner, ownerBundle, err := s.identityOf(ctx, me.Name)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	list, err := crypto.ParseShareList(sh.List)
 	if err != nil {
-		return badRequest("share list: %v", err)
+		return nil, nil, badRequest("share list: %v", err)
 	}
 	switch {
 	case len(sh.ID) != crypto.IDSize || string(list.Share) != string(sh.ID):
-		return badRequest("the share ID must be %d bytes and the one the list names", crypto.IDSize)
+		return nil, nil, badRequest("the share ID must be %d bytes and the one the list names", crypto.IDSize)
 	case string(sh.Volume) != string(v.ID) || string(list.Volume) != string(v.ID):
-		return &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: "only an item's owner can share it"}
+		return nil, nil, &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: "only an item's owner can share it"}
 	case string(list.Node) != string(sh.Node):
-		return badRequest("the list names another node than the request")
+		return nil, nil, badRequest("the list names another node than the request")
 	case list.Owner != owner.Name:
-		return &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: "a share's list is signed by its owner"}
+		return nil, nil, &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: "a share's list is signed by its owner"}
 	case list.Version != sh.Version || sh.Version == 0:
-		return badRequest("the version must be the list's, and at least 1")
+		return nil, nil, badRequest("the version must be the list's, and at least 1")
 	case string(list.InboxPublic) != string(sh.InboxPublic):
-		return badRequest("the inbox key must be the list's")
+		return nil, nil, badRequest("the inbox key must be the list's")
 	case (len(sh.InboxPublic) == 0) != (len(sh.SealedInboxPrivate) == 0) || len(sh.SealedInboxPrivate) > 4096:
-		return badRequest("an inbox needs its public key and its sealed private key, or neither")
+		return nil, nil, badRequest("an inbox needs its public key and its sealed private key, or neither")
 	case len(sh.Members) != len(list.Members):
-		return badRequest("the request lists %d members, the signed list %d", len(sh.Members), len(list.Members))
+		return nil, nil, badRequest("the request lists %d members, the signed list %d", len(sh.Members), len(list.Members))
 	}
 	if err := list.Verify(ownerBundle.Identity, sh.Signature); err != nil {
-		return badRequest("the share list's signature does not verify under your key")
+		return nil, nil, badRequest("the share list's signature does not verify under your key")
 	}
 	node, err := s.store.Node(ctx, sh.Node)
 	if errors.Is(err, meta.ErrNotFound) || (err == nil && string(node.VolumeID) != string(v.ID)) {
-		return errNoSuchNode()
+		return nil, nil, errNoSuchNode()
 	}
 	if err != nil {
-		return fmt.Errorf("load node: %w", err)
+		return nil, nil, fmt.Errorf("load node: %w", err)
 	}
 	if node.ParentID == nil {
-		return badRequest("share a folder or file in your drive, not the whole drive")
+		return nil, nil, badRequest("share a folder or file in your drive, not the whole drive")
 	}
 	if node.Kind != api.KindFolder && list.InboxPublic != nil {
-		return badRequest("only folders can have uploaders")
+		return nil, nil, badRequest("only folders can have uploaders")
 	}
 	var current map[string]bool
 	if req.ExpectVersion > 0 {
 		old, err := s.store.ShareMembers(ctx, sh.ID)
 		if err != nil {
-			return driveErr(err, "load share members")
+			return nil, nil, driveErr(err, "load share members")
 		}
 		current = make(map[string]bool, len(old))
 		for _, m := range old {
@@ -147,20 +163,20 @@ func (s *Server) putShare(ctx context.Context, sess *meta.Session, req *api.PutS
 	for i, m := range sh.Members {
 		lm := list.Members[i]
 		if m.User != lm.Name || m.Role != int(lm.Role) {
-			return badRequest("member %d: the request says %q as %d, the signed list %q as %s", i, m.User, m.Role, lm.Name, lm.Role)
+			return nil, nil, badRequest("member %d: the request says %q as %d, the signed list %q as %s", i, m.User, m.Role, lm.Name, lm.Role)
 		}
 		u, err := s.store.UserByName(ctx, m.User)
 		if errors.Is(err, meta.ErrNotFound) {
-			return &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no user %q", m.User)}
+			return nil, nil, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no user %q", m.User)}
 		}
 		if err != nil {
-			return fmt.Errorf("load user %q: %w", m.User, err)
+			return nil, nil, fmt.Errorf("load user %q: %w", m.User, err)
 		}
 		switch {
 		case m.Grant == nil && !current[m.User]:
-			return badRequest("member %q needs a grant", m.User)
+			return nil, nil, badRequest("member %q needs a grant", m.User)
 		case len(m.Grant) > 4096:
-			return badRequest("member %q: the grant is too large", m.User)
+			return nil, nil, badRequest("member %q: the grant is too large", m.User)
 		}
 		members[i] = meta.ShareMember{ShareID: sh.ID, UserID: u.ID, Role: m.Role, Grant: m.Grant, CreatedAt: s.now()}
 	}
@@ -169,13 +185,7 @@ func (s *Server) putShare(ctx context.Context, sess *meta.Session, req *api.PutS
 		List: sh.List, Signature: sh.Signature, InboxPublic: nonEmpty(sh.InboxPublic),
 		SealedInboxPrivate: nonEmpty(sh.SealedInboxPrivate), CreatedAt: s.now(), UpdatedAt: s.now(),
 	}
-	if err := s.store.PutShare(ctx, ms, members, req.ExpectVersion); err != nil {
-		if errors.Is(err, meta.ErrExists) {
-			return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "this item is shared already; change that share instead"}
-		}
-		return driveErr(err, "save share")
-	}
-	return nil
+	return ms, members, nil
 }
 
 func (s *Server) handleListShares(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
@@ -346,4 +356,76 @@ func (s *Server) handleDeclineShare(w http.ResponseWriter, r *http.Request, sess
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Empty{})
+}
+
+// handleRotate replaces the records of a subtree and the member lists of
+// the shares in it in one transaction: a key rotation after a revoke. A
+// reader sees the old keys everywhere or the new ones everywhere, and an
+// interrupted rotation leaves nothing half done.
+func (s *Server) handleRotate(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	var req api.RotateRequest
+	if err := decodeJSONLimit(w, r, &req, 128<<20); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.rotate(r.Context(), sess, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Empty{})
+}
+
+func (s *Server) rotate(ctx context.Context, sess *meta.Session, req *api.RotateRequest) error {
+	if len(req.Nodes) == 0 || len(req.Nodes) > api.MaxRotateNodes {
+		return badRequest("a rotation replaces 1 to %d nodes", api.MaxRotateNodes)
+	}
+	if len(req.Shares) > api.MaxRotateNodes {
+		return badRequest("a rotation replaces at most %d shares", api.MaxRotateNodes)
+	}
+	v, err := s.volumeOf(ctx, sess)
+	if err != nil {
+		return err
+	}
+	name, err := s.userName(ctx, sess)
+	if err != nil {
+		return err
+	}
+	nodes := make([]meta.NodeReplace, len(req.Nodes))
+	ids := make(map[string]bool, len(req.Nodes))
+	for i := range req.Nodes {
+		rec := &req.Nodes[i].Node
+		if err := checkNode(rec, name); err != nil {
+			return fmt.Errorf("node %d: %w", i, err)
+		}
+		if ids[string(rec.ID)] {
+			return badRequest("node %d: listed twice", i)
+		}
+		ids[string(rec.ID)] = true
+		cur, err := s.store.Node(ctx, rec.ID)
+		if errors.Is(err, meta.ErrNotFound) || (err == nil && string(cur.VolumeID) != string(v.ID)) {
+			return fmt.Errorf("node %d: %w", i, errNoSuchNode())
+		}
+		if err != nil {
+			return fmt.Errorf("node %d: load: %w", i, err)
+		}
+		if string(rec.Volume) != string(v.ID) || rec.Kind != cur.Kind || (cur.ParentID == nil) != (rec.Parent == nil) {
+			return badRequest("node %d: a new record keeps the node's volume, kind and place as root or not", i)
+		}
+		nodes[i] = meta.NodeReplace{ID: rec.ID, Update: toUpdate(rec, req.Nodes[i].ExpectVersion)}
+	}
+	shares := make([]meta.ShareReplace, len(req.Shares))
+	for i := range req.Shares {
+		if req.Shares[i].ExpectVersion == 0 {
+			return badRequest("share %d: a rotation changes existing shares only", i)
+		}
+		ms, members, err := s.checkShare(ctx, sess, &req.Shares[i])
+		if err != nil {
+			return fmt.Errorf("share %d: %w", i, err)
+		}
+		shares[i] = meta.ShareReplace{Share: ms, Members: members, ExpectVersion: req.Shares[i].ExpectVersion}
+	}
+	if err := s.store.ReplaceRecords(ctx, nodes, shares); err != nil {
+		return driveErr(err, "rotate keys")
+	}
+	return nil
 }
