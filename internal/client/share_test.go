@@ -480,3 +480,37 @@ func TestShareUploader(t *testing.T) {
 		t.Fatal("a removed uploader still uploads")
 	}
 }
+
+// TestShareQuota: an editor's upload into a share counts against the
+// owner's quota, and is refused when the owner has no room, whatever room
+// the editor has.
+func TestShareQuota(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob")
+	sharedTeam(t, se, map[string]crypto.Role{"bob": crypto.RoleEditor})
+	u, err := se.env.Store.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := se.drive(t, "alice").Usage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := se.env.Store.SetQuota(ctx, u.ID, used.UsedBytes+64<<10); err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "big")
+	writeFile(t, local, randomBytes(t, 1<<20), time.Time{})
+	err = se.drive(t, "bob").Put(ctx, []string{local}, "/shared/alice/team/", client.PutOptions{})
+	if err == nil || !strings.Contains(err.Error(), "alice, who owns the share, has only") {
+		t.Fatalf("upload over the owner's quota: %v", err)
+	}
+	if got, _ := se.names(t, "alice", "/team"); strings.Join(got, " ") != "plan.txt@alice" {
+		t.Fatalf("after the refused upload: %v", got)
+	}
+	se.put(t, "bob", "/shared/alice/team/small.txt", []byte("fits"), false)
+	after, _ := se.drive(t, "alice").Usage(ctx)
+	bobs, _ := se.drive(t, "bob").Usage(ctx)
+	if after.UsedBytes <= used.UsedBytes || bobs.UsedBytes != 0 {
+		t.Fatalf("usage: alice %d → %d, bob %d", used.UsedBytes, after.UsedBytes, bobs.UsedBytes)
+	}
+}

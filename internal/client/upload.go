@@ -51,6 +51,9 @@ type batch struct {
 	items  []api.NewNode
 	// created are folders in items, so a later lookup finds them.
 	created map[string]*Entry
+	// shared is a folder of another account's share the items go to (a
+	// batch goes to one drive), nil in the account's own.
+	shared *Entry
 }
 
 // Put uploads local files and folders to remote. If remote is an existing
@@ -329,6 +332,9 @@ func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo,
 	if err != nil {
 		return err
 	}
+	if parent.via != nil {
+		u.b.shared = parent
+	}
 	rev, ck, sealedCK, err := u.newRevision(e)
 	if err != nil {
 		return err
@@ -377,6 +383,14 @@ func (u *uploader) maybeFlush(ctx context.Context) error {
 // server collects.
 func (u *uploader) flush(ctx context.Context) error {
 	b := u.b
+	if b.nblock > 0 && b.shared != nil {
+		// The server checks the uploader's own room as the blocks
+		// arrive; the owner's, who pays once they are committed, is
+		// checked here, before anything is sent.
+		if err := u.checkQuota(ctx, int64(b.blocks.Len()), b.shared); err != nil {
+			return err
+		}
+	}
 	if b.nblock > 0 {
 		if err := u.d.acc.t.doRaw(ctx, http.MethodPost, api.PathBlocksBatch, "application/octet-stream", bytes.NewReader(b.blocks.Bytes()), int64(b.blocks.Len()), nil); err != nil {
 			return fmt.Errorf("upload: %w", err)
@@ -407,7 +421,7 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", local, err)
 	}
-	if err := u.checkQuota(ctx, info.Size()); err != nil {
+	if err := u.checkQuota(ctx, info.Size(), parent); err != nil {
 		return err
 	}
 	var (
@@ -566,13 +580,24 @@ func (u *uploader) lastSeq(ctx context.Context, e *Entry) uint64 {
 	return seq
 }
 
-func (u *uploader) checkQuota(ctx context.Context, size int64) error {
+func (u *uploader) checkQuota(ctx context.Context, size int64, parent *Entry) error {
 	us, err := u.d.Usage(ctx)
 	if err != nil {
 		return err
 	}
 	if us.QuotaBytes > 0 && us.UsedBytes+size > us.QuotaBytes {
 		return fmt.Errorf("not enough room: this upload needs about %s but only %s of the %s quota is free", humanBytes(size), humanBytes(max(0, us.QuotaBytes-us.UsedBytes)), humanBytes(us.QuotaBytes))
+	}
+	if parent.via == nil {
+		return nil
+	}
+	// In a share the owner pays: its quota must have room too.
+	var own api.Usage
+	if err := u.d.acc.t.do(ctx, http.MethodGet, api.PathUsage+"?node="+b64(parent.ID), nil, &own); err != nil {
+		return fmt.Errorf("read the share owner's room: %w", err)
+	}
+	if own.QuotaBytes > 0 && own.UsedBytes+size > own.QuotaBytes {
+		return fmt.Errorf("not enough room: this upload needs about %s but %s, who owns the share, has only %s free", humanBytes(size), parent.via.share.Owner, humanBytes(max(0, own.QuotaBytes-own.UsedBytes)))
 	}
 	return nil
 }

@@ -599,7 +599,18 @@ func (s *Server) handleEmptyTrash(w http.ResponseWriter, r *http.Request, sess *
 }
 
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
-	u, err := s.store.Usage(r.Context(), sess.UserID)
+	who := sess.UserID
+	if raw := r.URL.Query().Get("node"); raw != "" {
+		// A member about to add to a share learns whether the owner,
+		// who pays for it, has room.
+		a, err := s.nodeFor(r.Context(), sess, raw, needAdd)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		who = a.ownerID
+	}
+	u, err := s.store.Usage(r.Context(), who)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("load usage: %w", err))
 		return
