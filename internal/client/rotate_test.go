@@ -1,7 +1,10 @@
 package client_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,5 +187,60 @@ func TestShareRotateInterrupted(t *testing.T) {
 	check("run again")
 	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob", false); err == nil || !strings.Contains(err.Error(), "not shared with bob") {
 		t.Fatalf("revoke without rotation of a non-member: %v", err)
+	}
+}
+
+// TestShareRotateIncomplete: a rotation that leaves out an item of a
+// folder it re-keys (one added after the client looked) is refused whole.
+func TestShareRotateIncomplete(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/team/sub", true); err != nil {
+		t.Fatal(err)
+	}
+	se.put(t, "alice", "/team/sub/f.txt", []byte("data"), false)
+	sharedTeamRoles(t, se, map[string]crypto.Role{"bob": crypto.RoleViewer})
+	drop := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == api.PathRotate {
+			var req api.RotateRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				return nil, err
+			}
+			req.Nodes = req.Nodes[:len(req.Nodes)-1]
+			b, _ := json.Marshal(req)
+			r = r.Clone(r.Context())
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	d, err := client.New(se.cfgs["alice"], drop).Drive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *client.APIError
+	if _, err := d.ShareRemove(ctx, "/team", "bob", true); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Fatalf("incomplete rotation: %v", err)
+	}
+	if b, err := se.cat(t, "bob", "/shared/alice/team/sub/f.txt"); err != nil || string(b) != "data" {
+		t.Fatalf("nothing applied: %q, %v", b, err)
+	}
+}
+
+// TestShareRotateUploader: a rotation gives the folder a new inbox; the
+// remaining uploader writes to it, the owner reads what it wrote.
+func TestShareRotateUploader(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/team", true); err != nil {
+		t.Fatal(err)
+	}
+	sharedTeamRoles(t, se, map[string]crypto.Role{"bob": crypto.RoleEditor, "carol": crypto.RoleUploader})
+	se.put(t, "carol", "/shared/alice/team/before.txt", []byte("before"), false)
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	se.put(t, "carol", "/shared/alice/team/after.txt", []byte("after"), false)
+	for _, n := range []string{"before", "after"} {
+		if b, err := se.cat(t, "alice", "/team/"+n+".txt"); err != nil || string(b) != n {
+			t.Fatalf("alice reads %s: %q, %v", n, b, err)
+		}
 	}
 }

@@ -736,14 +736,18 @@ func (d *Drive) rotatedShare(ctx context.Context, n *rotNode, sh *ownedShare, l 
 	if l.KeyCheck, err = crypto.ShareKeyCheck(l.Share, l.Volume, l.Node, n.key); err != nil {
 		return nil, err
 	}
-	if len(l.InboxPublic) > 0 && sh.inbox != nil {
-		ik, err := sh.inbox.open(n.e)
+	if len(l.InboxPublic) > 0 {
+		// A new inbox too: the former member may have opened the old
+		// one, and with it every upload sealed to it from now on. The
+		// walk has filed the uploads waiting in the old one.
+		ik, err := crypto.NewInboxKey()
 		if err != nil {
 			return nil, err
 		}
 		if inboxSealed, err = crypto.SealInboxKey(n.keys, l.Volume, l.Node, ik); err != nil {
 			return nil, err
 		}
+		l.InboxPublic = ik.Public()
 	}
 	grants := map[string][]byte{}
 	for _, m := range l.Members {
