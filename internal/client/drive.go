@@ -83,8 +83,9 @@ type Entry struct {
 	// virtual marks the folders of /shared that are not nodes: "root"
 	// for /shared, "owner" for /shared/OWNER.
 	virtual string
-	// inbox is set on a shared folder that has uploaders.
-	inbox *inbox
+	// inbox is set on a shared folder that has uploaders; inFolder on
+	// the items in it, whose first revision an uploader may have signed.
+	inbox, inFolder *inbox
 	// drop marks a file an uploader added, sealed to the folder's inbox
 	// and not yet filed by a writer: it cannot be found by name.
 	drop bool
@@ -404,6 +405,11 @@ func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) 
 		return a, errors.New("revision of another file")
 	}
 	pub, err := d.authorKey(e, r.Author)
+	if err != nil && e.inFolder != nil {
+		if k, ok := e.inFolder.uploaders[r.Author]; ok {
+			pub, err = k, nil
+		}
+	}
 	if err != nil {
 		return a, err
 	}

@@ -248,7 +248,7 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 // share it was reached through. Below a share of the account's own, that
 // share's editors write too.
 func (d *Drive) inherit(e, parent *Entry) {
-	e.vol, e.writers, e.via = parent.vol, parent.writers, parent.via
+	e.vol, e.writers, e.via, e.inFolder = parent.vol, parent.writers, parent.via, parent.inbox
 	if parent.via == nil {
 		if sh := d.owned[string(e.ID)]; sh != nil {
 			if len(sh.editors) > 0 {

@@ -460,6 +460,10 @@ func TestShareUploader(t *testing.T) {
 	if vs, err := se.drive(t, "alice").Versions(ctx, "/drop/big.bin"); err != nil || len(vs) != 1 || vs[0].Author != "carol" || !vs[0].Head {
 		t.Fatalf("versions of a filed upload: %+v, %v", vs, err)
 	}
+	se.put(t, "alice", "/drop/big.bin", []byte("alice's version"), true)
+	if vs, err := se.drive(t, "alice").Versions(ctx, "/drop/big.bin"); err != nil || len(vs) != 2 || vs[0].Author != "carol" || vs[0].Head || vs[1].Author != "alice" {
+		t.Fatalf("versions of a filed upload with a newer version: %+v, %v", vs, err)
+	}
 	ua, _ := se.drive(t, "alice").Usage(ctx)
 	uc, _ := se.drive(t, "carol").Usage(ctx)
 	if uc.UsedBytes != 0 || ua.UsedBytes < int64(len(big)) {
