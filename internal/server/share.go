@@ -411,25 +411,11 @@ func (s *Server) rotate(ctx context.Context, sess *meta.Session, req *api.Rotate
 		if string(rec.Volume) != string(v.ID) || rec.Kind != cur.Kind || (cur.ParentID == nil) != (rec.Parent == nil) {
 			return badRequest("node %d: a new record keeps the node's volume, kind and place as root or not", i)
 		}
-		nodes[i] = meta.NodeReplace{ID: rec.ID, Update: toUpdate(rec, req.Nodes[i].ExpectVersion)}
-	}
-	// A rotation must re-key every child of every folder it re-keys: a
-	// child added since the client looked would be left wrapped under a
-	// key that no longer exists, readable by nobody.
-	for i := range req.Nodes {
-		rec := &req.Nodes[i].Node
-		if rec.Kind != api.KindFolder {
-			continue
-		}
-		kids, err := s.store.Children(ctx, rec.ID)
-		if err != nil {
-			return fmt.Errorf("node %d: list children: %w", i, err)
-		}
-		for _, k := range kids {
-			if !ids[string(k.ID)] {
-				return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: fmt.Sprintf("node %d: a folder of the rotation has an item the rotation leaves out (added meanwhile?); run it again", i)}
-			}
-		}
+		// A rotation must re-key every child of every folder it re-keys:
+		// a child added since the client looked would stay wrapped under
+		// a key that no longer exists. The store checks it in the
+		// rotation's own transaction.
+		nodes[i] = meta.NodeReplace{ID: rec.ID, Update: toUpdate(rec, req.Nodes[i].ExpectVersion), Complete: rec.Kind == api.KindFolder}
 	}
 	shares := make([]meta.ShareReplace, len(req.Shares))
 	for i := range req.Shares {

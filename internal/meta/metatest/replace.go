@@ -277,6 +277,38 @@ func (r *rotation) checkOld(t *testing.T, s meta.Store) {
 }
 
 var replaceTests = []test{
+	{"Complete", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		dir := d.folder(d.root, "dir")
+		a := d.folder(dir, "a")
+		b, _ := d.file(dir, "b", "b1")
+		gone := d.folder(dir, "gone")
+		if err := s.TrashNode(ctx, gone.ID, t0); err != nil {
+			t.Fatalf("TrashNode: %v", err)
+		}
+		// A child left out of a complete replacement: refused, nothing
+		// applied, the error names the folder.
+		err := s.ReplaceRecords(ctx, []meta.NodeReplace{
+			{ID: dir.ID, Update: rekey(dir, "x"), Complete: true},
+			rep(a, rekey(a, "x")),
+		}, nil)
+		wantItemErr(t, "a child left out", err, meta.ErrConflict, "node", dir.ID)
+		d.checkStored(dir)
+		d.checkStored(a)
+		// Without Complete the same call is fine; with every active child
+		// (the trashed one need not be) too.
+		err = s.ReplaceRecords(ctx, []meta.NodeReplace{
+			{ID: dir.ID, Update: rekey(dir, "y"), Complete: true},
+			rep(a, rekey(a, "y")), rep(b, rekey(b, "y")),
+		}, nil)
+		if err != nil {
+			t.Fatalf("complete replacement: %v", err)
+		}
+		if got := d.node(b.ID); got.Version != b.Version+1 {
+			t.Fatalf("b is at version %d, want %d", got.Version, b.Version+1)
+		}
+	}},
 	{"Rotation", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		r := newRotation(t, s)

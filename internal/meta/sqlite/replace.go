@@ -36,6 +36,9 @@ func (s *Store) ReplaceRecords(ctx context.Context, nodes []meta.NodeReplace, sh
 			if err := replaceNodes(ctx, tx, nodes, time.Now()); err != nil {
 				return err
 			}
+			if err := checkComplete(ctx, tx, nodes); err != nil {
+				return err
+			}
 			for _, r := range shares {
 				if err := updateShare(ctx, tx, r.Share, r.Members, r.ExpectVersion); err != nil {
 					return fmt.Errorf("share %x: %w", r.Share.ID, err)
@@ -245,6 +248,44 @@ func park(ctx context.Context, tx *sql.Tx, ids [][]byte) error {
 			}
 		}
 		return fmt.Errorf("parking names: %w", dbErr(err))
+	}
+	return nil
+}
+
+// checkComplete checks, for each node replaced with Complete, that every
+// active child of it is replaced too.
+func checkComplete(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace) error {
+	replaced := make(map[string]bool, len(nodes))
+	for _, r := range nodes {
+		replaced[string(r.ID)] = true
+	}
+	for _, r := range nodes {
+		if !r.Complete {
+			continue
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM nodes WHERE parent_id = ? AND state = 0`, r.ID)
+		if err != nil {
+			return fmt.Errorf("node %x: list children: %w", r.ID, err)
+		}
+		var missing []byte
+		for rows.Next() {
+			var id []byte
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("node %x: list children: %w", r.ID, err)
+			}
+			if !replaced[string(id)] && missing == nil {
+				missing = id
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("node %x: list children: %w", r.ID, err)
+		}
+		if missing != nil {
+			return fmt.Errorf("node %x: child %x is not replaced: %w", r.ID, missing, meta.ErrConflict)
+		}
 	}
 	return nil
 }
