@@ -108,6 +108,9 @@ type AcceptShareRequest struct {
 type NodeReplace struct {
 	Node          Node   `json:"node"`
 	ExpectVersion uint64 `json:"expect_version"`
+	// Rekeyed says the node, a folder, gets a new key: every child of it
+	// (in the trash too) must then be in the same request.
+	Rekeyed bool `json:"rekeyed,omitempty"`
 }
 
 // RotateRequest replaces, in one transaction, the records of every node of

@@ -45,6 +45,14 @@ func TestShareRotate(t *testing.T) {
 	se.put(t, "alice", "/team/sub/f.txt", []byte("version two"), true)
 	sharedTeamRoles(t, se, map[string]crypto.Role{"bob": crypto.RoleEditor, "carol": crypto.RoleViewer})
 	se.put(t, "bob", "/shared/alice/team/bob.txt", []byte("bob wrote this"), false)
+	// A folder with content in the trash must stay restorable.
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/team/old", false); err != nil {
+		t.Fatal(err)
+	}
+	se.put(t, "alice", "/team/old/x.txt", []byte("trashed"), false)
+	if err := se.drive(t, "alice").Remove(ctx, "/team/old", true); err != nil {
+		t.Fatal(err)
+	}
 	bobs := keep(t, se.drive(t, "bob"), "/shared/alice/team", "/shared/alice/team/sub", "/shared/alice/team/sub/f.txt")
 
 	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "bob", true); err != nil {
@@ -99,6 +107,12 @@ func TestShareRotate(t *testing.T) {
 		if b, err := se.cat(t, u, bp); err != nil || string(b) != "bob wrote this" {
 			t.Fatalf("%s reads %s: %q, %v", u, bp, b, err)
 		}
+	}
+	if err := se.drive(t, "alice").RestoreFromTrash(ctx, "/team/old"); err != nil {
+		t.Fatalf("restore from the trash after the rotation: %v", err)
+	}
+	if b, err := se.cat(t, "carol", "/shared/alice/team/old/x.txt"); err != nil || string(b) != "trashed" {
+		t.Fatalf("restored: %q, %v", b, err)
 	}
 	if err := se.drive(t, "alice").RestoreVersion(ctx, "/team/sub/f.txt", 1); err != nil {
 		t.Fatal(err)

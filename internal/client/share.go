@@ -648,7 +648,7 @@ func (d *Drive) rotate(ctx context.Context, top *Entry, next *crypto.ShareList, 
 			return err
 		}
 		recs[i] = rec
-		req.Nodes = append(req.Nodes, api.NodeReplace{Node: wire, ExpectVersion: n.e.Record.Version})
+		req.Nodes = append(req.Nodes, api.NodeReplace{Node: wire, ExpectVersion: n.e.Record.Version, Rekeyed: n.e.IsDir() && !n.trashed})
 	}
 	var lists []*crypto.ShareList
 	for _, n := range all {

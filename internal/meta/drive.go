@@ -106,11 +106,11 @@ type NodeUpdate struct {
 type NodeReplace struct {
 	ID     []byte
 	Update NodeUpdate
-	// Complete requires every active child of the node (a folder) to be
-	// replaced by the same call, checked in its transaction: a key
-	// rotation gives the folder a new key, and a child added meanwhile
-	// and left out would stay wrapped under the old one, readable by
-	// nobody. ErrConflict otherwise.
+	// Complete requires every child of the node (a folder), active or in
+	// the trash, to be replaced by the same call, checked in its
+	// transaction: a key rotation gives the folder a new key, and a child
+	// added meanwhile and left out would stay wrapped under the old one,
+	// readable by nobody. ErrConflict otherwise.
 	Complete bool
 }
 

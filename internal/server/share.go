@@ -285,8 +285,8 @@ func (s *Server) handleShared(w http.ResponseWriter, r *http.Request, sess *meta
 			return
 		}
 		root := toAPINode(n)
-		// An uploader may not read the node's record: it holds the
-		// sealed name and, for a file, the head revision.
+		// An uploader gets the record without the head revision (it
+		// may not read content; the sealed name is opaque to it).
 		if it.Member.Role != meta.RoleUploader {
 			if root, err = s.withHead(ctx, n); err != nil {
 				s.writeError(w, r, err)
@@ -411,11 +411,12 @@ func (s *Server) rotate(ctx context.Context, sess *meta.Session, req *api.Rotate
 		if string(rec.Volume) != string(v.ID) || rec.Kind != cur.Kind || (cur.ParentID == nil) != (rec.Parent == nil) {
 			return badRequest("node %d: a new record keeps the node's volume, kind and place as root or not", i)
 		}
-		// A rotation must re-key every child of every folder it re-keys:
+		// A rotation must carry every child of every folder it re-keys:
 		// a child added since the client looked would stay wrapped under
 		// a key that no longer exists. The store checks it in the
-		// rotation's own transaction.
-		nodes[i] = meta.NodeReplace{ID: rec.ID, Update: toUpdate(rec, req.Nodes[i].ExpectVersion), Complete: rec.Kind == api.KindFolder}
+		// rotation's own transaction. (A folder in the trash keeps its
+		// key; only its own record is re-wrapped.)
+		nodes[i] = meta.NodeReplace{ID: rec.ID, Update: toUpdate(rec, req.Nodes[i].ExpectVersion), Complete: req.Nodes[i].Rekeyed}
 	}
 	shares := make([]meta.ShareReplace, len(req.Shares))
 	for i := range req.Shares {

@@ -296,11 +296,17 @@ var replaceTests = []test{
 		wantItemErr(t, "a child left out", err, meta.ErrConflict, "node", dir.ID)
 		d.checkStored(dir)
 		d.checkStored(a)
-		// Without Complete the same call is fine; with every active child
-		// (the trashed one need not be) too.
+		// A child in the trash counts too (it must stay restorable).
+		err = s.ReplaceRecords(ctx, []meta.NodeReplace{
+			{ID: dir.ID, Update: rekey(dir, "z"), Complete: true},
+			rep(a, rekey(a, "z")), rep(b, rekey(b, "z")),
+		}, nil)
+		wantItemErr(t, "a trashed child left out", err, meta.ErrConflict, "node", dir.ID)
+		d.checkStored(dir)
+		// With every child, it applies.
 		err = s.ReplaceRecords(ctx, []meta.NodeReplace{
 			{ID: dir.ID, Update: rekey(dir, "y"), Complete: true},
-			rep(a, rekey(a, "y")), rep(b, rekey(b, "y")),
+			rep(a, rekey(a, "y")), rep(b, rekey(b, "y")), rep(gone, next(gone)),
 		}, nil)
 		if err != nil {
 			t.Fatalf("complete replacement: %v", err)

@@ -253,7 +253,7 @@ func park(ctx context.Context, tx *sql.Tx, ids [][]byte) error {
 }
 
 // checkComplete checks, for each node replaced with Complete, that every
-// active child of it is replaced too.
+// child of it, active or in the trash, is replaced too.
 func checkComplete(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace) error {
 	replaced := make(map[string]bool, len(nodes))
 	for _, r := range nodes {
@@ -263,7 +263,8 @@ func checkComplete(ctx context.Context, tx *sql.Tx, nodes []meta.NodeReplace) er
 		if !r.Complete {
 			continue
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM nodes WHERE parent_id = ? AND state = 0`, r.ID)
+		// Children in the trash too: they must stay restorable.
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM nodes WHERE parent_id = ?`, r.ID)
 		if err != nil {
 			return fmt.Errorf("node %x: list children: %w", r.ID, err)
 		}
