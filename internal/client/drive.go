@@ -298,7 +298,7 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if drop {
 		pub, err = d.dropAuthorKey(parent, n.Author)
 	} else {
-		pub, err = d.authorKey(parent, n.Author)
+		pub, err = d.authorKey(d.placeOf(parent, n.ID), n.Author)
 	}
 	if err != nil {
 		return fail("unknown signer", err)
@@ -405,7 +405,9 @@ func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) 
 		return a, errors.New("revision of another file")
 	}
 	pub, err := d.authorKey(e, r.Author)
-	if err != nil && e.inFolder != nil {
+	if err != nil && e.inFolder != nil && r.Seq == 1 {
+		// An uploader writes a file's first revision only (it came as
+		// a drop); it can write nothing later.
 		if k, ok := e.inFolder.uploaders[r.Author]; ok {
 			pub, err = k, nil
 		}

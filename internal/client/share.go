@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/crypto"
@@ -257,6 +258,21 @@ func (d *Drive) inherit(e, parent *Entry) {
 			e.inbox = sh.inbox
 		}
 	}
+}
+
+// placeOf returns the place whose writers may sign the record of node id
+// in folder parent: the folder's, and for a node of the account's own
+// that it shared, its editors too (they may give a shared file new
+// versions).
+func (d *Drive) placeOf(parent *Entry, id []byte) *Entry {
+	if parent.via != nil {
+		return parent
+	}
+	sh := d.owned[string(id)]
+	if sh == nil || len(sh.editors) == 0 {
+		return parent
+	}
+	return &Entry{writers: &writerSet{keys: sh.editors, up: parent.writers}}
 }
 
 // writable refuses, before asking the server, a change the account's role
@@ -560,7 +576,11 @@ func (d *Drive) ShareRemove(ctx context.Context, p, user string, rotate bool) (*
 		if err := d.rotate(ctx, e, &next, inboxSealed); err != nil {
 			return nil, err
 		}
-		return d.shareInfo(ctx, d.owned[string(e.ID)])
+		own := d.owned[string(e.ID)]
+		if own == nil || own.list.Version != next.Version {
+			return nil, fmt.Errorf("the server does not list the share just rotated: %w", ErrTampered)
+		}
+		return d.shareInfo(ctx, own)
 	}
 	sh, err := d.putShare(ctx, &next, old.list.Version, inboxSealed, nil)
 	if err != nil {
@@ -1006,7 +1026,11 @@ func (d *Drive) Accept(ctx context.Context, id string) (*SharedInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, other := range d.accepted(ctx, nil) {
+	all, _, err := d.sharedWithMe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, other := range d.accepted(ctx, all) {
 		if other.share.Owner == ms.share.Owner && other.name == ms.name && string(other.share.ID) != string(ms.share.ID) {
 			return nil, fmt.Errorf("you already have %s from %s; decline that one first", ms.name, ms.share.Owner)
 		}
@@ -1076,6 +1100,9 @@ func (d *Drive) resolveShared(ctx context.Context, parts []string) (*Entry, erro
 	var e *Entry
 	for _, ms := range mine {
 		if ms.share.Owner == owner && ms.name == parts[1] {
+			if e != nil {
+				return nil, fmt.Errorf("%s: two accepted shares go by this name; decline one of them (see `coffer shared`)", path.Join(ownerDir.path, parts[1]))
+			}
 			if e, err = d.shareRoot(ms); err != nil {
 				return nil, err
 			}
@@ -1263,7 +1290,15 @@ func (d *Drive) fileDrop(ctx context.Context, dir *Entry, e *Entry, taken map[st
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
 			// The name is taken (by a file this listing did not see),
-			// or another writer filed the drop meanwhile.
+			// or another writer filed the drop meanwhile: then leave it
+			// to the next listing.
+			var cur api.Node
+			if gerr := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(e.ID), nil, &cur); gerr != nil {
+				return gerr
+			}
+			if cur.Version != e.Record.Version {
+				return nil
+			}
 			taken[name] = true
 			continue
 		}
@@ -1286,8 +1321,15 @@ func numbered(name string, i int) string {
 		return name
 	}
 	ext := path.Ext(name)
-	if ext == name {
+	if ext == name || len(ext) > 32 {
 		ext = ""
 	}
-	return fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(name, ext), i, ext)
+	base := strings.TrimSuffix(name, ext)
+	suffix := fmt.Sprintf(" (%d)%s", i, ext)
+	// Names are at most 255 bytes: shorten the base, on a rune boundary.
+	for len(base)+len(suffix) > 255 {
+		_, size := utf8.DecodeLastRuneInString(base)
+		base = base[:len(base)-size]
+	}
+	return base + suffix
 }

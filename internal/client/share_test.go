@@ -518,3 +518,55 @@ func TestShareQuota(t *testing.T) {
 		t.Fatalf("usage: alice %d → %d, bob %d", used.UsedBytes, after.UsedBytes, bobs.UsedBytes)
 	}
 }
+
+// TestShareFile: a file shared by itself; the editor adds versions, cannot
+// rename or remove it.
+func TestShareFile(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob")
+	se.put(t, "alice", "/doc.txt", []byte("v1"), false)
+	if _, err := se.drive(t, "alice").ShareAdd(ctx, "/doc.txt", "bob", crypto.RoleEditor); err != nil {
+		t.Fatal(err)
+	}
+	se.accept(t, "bob", "alice")
+	if b, err := se.cat(t, "bob", "/shared/alice/doc.txt"); err != nil || string(b) != "v1" {
+		t.Fatalf("bob reads %q, %v", b, err)
+	}
+	se.put(t, "bob", "/shared/alice/doc.txt", []byte("v2 by bob"), true)
+	if b, err := se.cat(t, "alice", "/doc.txt"); err != nil || string(b) != "v2 by bob" {
+		t.Fatalf("alice reads %q, %v", b, err)
+	}
+	bob := se.drive(t, "bob")
+	if err := bob.Move(ctx, "/shared/alice/doc.txt", "/shared/alice/other.txt"); err == nil {
+		t.Fatal("the editor renamed the shared file")
+	}
+	if err := bob.Remove(ctx, "/shared/alice/doc.txt", false); err == nil {
+		t.Fatal("the editor removed the shared file")
+	}
+}
+
+// TestShareUploaderLongNames: two uploads under one 255-byte name are
+// filed under that name and a shortened numbered one.
+func TestShareUploaderLongNames(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/drop", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := se.drive(t, "alice").ShareAdd(ctx, "/drop", "carol", crypto.RoleUploader); err != nil {
+		t.Fatal(err)
+	}
+	se.accept(t, "carol", "alice")
+	long := strings.Repeat("é", 125) + ".txt" // 254 bytes
+	for _, c := range []string{"one", "two"} {
+		se.put(t, "carol", "/shared/alice/drop/"+long, []byte(c), false)
+	}
+	got, err := se.names(t, "alice", "/drop")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("owner lists %v, %v", got, err)
+	}
+	for _, n := range got {
+		name := strings.TrimSuffix(n, "@alice")
+		if len(name) > 255 || !strings.HasSuffix(name, ".txt") {
+			t.Fatalf("filed as %q (%d bytes)", name, len(name))
+		}
+	}
+}

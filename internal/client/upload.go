@@ -421,7 +421,13 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", local, err)
 	}
-	if err := u.checkQuota(ctx, info.Size(), parent); err != nil {
+	// For a file shared by itself, the room asked about is the file's:
+	// its parent is the owner's, out of the member's reach.
+	room := parent
+	if old != nil && isShareRoot(old) {
+		room = old
+	}
+	if err := u.checkQuota(ctx, info.Size(), room); err != nil {
 		return err
 	}
 	var (
