@@ -54,6 +54,16 @@ type State struct {
 	// Volumes is the drive each account was seen to have, so that a server
 	// claiming later that there is none is caught rather than believed.
 	Volumes map[string][]byte `json:"volumes"`
+	// Graces are editors being removed from a share of the account's:
+	// their records are still accepted (under the key with this hex
+	// fingerprint) until the owner has signed them again, so that an
+	// interrupted removal can be finished. Keyed by graceKey.
+	Graces map[string]string `json:"graces"`
+}
+
+// graceKey names a member of a share of an account in State.Graces.
+func graceKey(server, user string, share []byte, member string) string {
+	return server + " " + user + " " + b64(share) + " " + member
 }
 
 // accountKey names an account on a server in State's maps.
@@ -121,6 +131,9 @@ func (c *Config) State() (*State, error) {
 	}
 	if st.Volumes == nil {
 		st.Volumes = map[string][]byte{}
+	}
+	if st.Graces == nil {
+		st.Graces = map[string]string{}
 	}
 	return st, nil
 }

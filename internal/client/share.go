@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -237,10 +238,105 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 		if own.inbox, err = d.newInbox(ctx, l, sh.SealedInboxPrivate); err != nil {
 			return err
 		}
+		if err := d.addGraces(ctx, own); err != nil {
+			return err
+		}
 		if prev := d.owned[string(sh.Node)]; prev != nil {
 			return fmt.Errorf("the server lists two shares of node %s: %w", b64(sh.Node), ErrTampered)
 		}
 		d.owned[string(sh.Node)] = own
+	}
+	return d.seen.save()
+}
+
+// addGraces adds to a share's editors those being removed whose records
+// the owner has not yet signed again (State.Graces).
+func (d *Drive) addGraces(ctx context.Context, own *ownedShare) error {
+	st, err := d.cfg.State()
+	if err != nil {
+		return err
+	}
+	prefix := graceKey(d.acc.Session.Server, d.acc.Session.User, own.share.ID, "")
+	for k, hexFP := range st.Graces {
+		name, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		if _, editor := own.editors[name]; editor {
+			continue
+		}
+		b, err := hex.DecodeString(hexFP)
+		if err != nil || len(b) != 32 {
+			return fmt.Errorf("damaged local state for %s in share %s", name, b64(own.share.ID))
+		}
+		k, err := d.keys.key(ctx, name, [32]byte(b))
+		if err != nil {
+			return fmt.Errorf("share %s, former editor %s: %w", b64(own.share.ID), name, err)
+		}
+		own.editors[name] = k
+	}
+	return nil
+}
+
+// removeEditor takes an editor out of a share without a rotation: the
+// new list first (the server refuses the editor from then on), then every
+// record the editor signed below the shared node, in the trash too, is
+// signed again by the owner. Until that is done the editor's signature
+// is still accepted on this device (a grace kept in the local state), so
+// an interrupted removal is finished by running it again.
+func (d *Drive) removeEditor(ctx context.Context, p string, old *ownedShare, user string, fp [32]byte, next *crypto.ShareList, inboxSealed []byte, grants map[string][]byte) (*ownedShare, error) {
+	gk := graceKey(d.acc.Session.Server, d.acc.Session.User, old.share.ID, user)
+	sh := old
+	if next != nil {
+		if err := d.cfg.UpdateState(func(s *State) { s.Graces[gk] = hex.EncodeToString(fp[:]) }); err != nil {
+			return nil, err
+		}
+		var err error
+		if sh, err = d.putShare(ctx, next, old.list.Version, inboxSealed, grants); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.adoptAll(ctx, p, user); err != nil {
+		return nil, fmt.Errorf("sign again what %s wrote in %s (run the command again to finish): %w", user, p, err)
+	}
+	if err := d.cfg.UpdateState(func(s *State) { delete(s.Graces, gk) }); err != nil {
+		return nil, err
+	}
+	if err := d.loadOwnedShares(ctx); err != nil {
+		return nil, err
+	}
+	return d.owned[string(sh.share.Node)], nil
+}
+
+// adoptAll signs again every record author signed at p or below, and of
+// the items in the trash that came from there.
+func (d *Drive) adoptAll(ctx context.Context, p, author string) error {
+	e, err := d.Resolve(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := d.adopt(ctx, e, author); err != nil {
+		return err
+	}
+	var trash api.NodeList
+	if err := d.acc.t.do(ctx, http.MethodGet, api.PathTrash, nil, &trash); err != nil {
+		return fmt.Errorf("list trash: %w", err)
+	}
+	for i := range trash.Nodes {
+		parent, err := d.byID(ctx, trash.Nodes[i].Parent)
+		if err != nil {
+			return err
+		}
+		if parent.path != e.path && !strings.HasPrefix(parent.path, strings.TrimSuffix(e.path, "/")+"/") {
+			continue
+		}
+		item, err := d.verifyChildHead(parent, &trash.Nodes[i], false)
+		if err != nil {
+			return err
+		}
+		if err := d.adopt(ctx, item, author); err != nil {
+			return err
+		}
 	}
 	return d.seen.save()
 }
@@ -472,7 +568,14 @@ func (d *Drive) ShareAdd(ctx context.Context, p, user string, role crypto.Role) 
 	if err != nil {
 		return nil, err
 	}
-	sh, err := d.putShare(ctx, next, expect, inboxSealed, map[string][]byte{user: grant})
+	var sh *ownedShare
+	if was, ok := d.formerRole(old, user); ok && was.Role == crypto.RoleEditor && role != crypto.RoleEditor {
+		// No longer an editor: what they wrote is signed again by the
+		// owner, as when they are removed.
+		sh, err = d.removeEditor(ctx, e.path, old, user, was.Fingerprint, next, inboxSealed, map[string][]byte{user: grant})
+	} else {
+		sh, err = d.putShare(ctx, next, expect, inboxSealed, map[string][]byte{user: grant})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -550,14 +653,17 @@ func (d *Drive) ShareRemove(ctx context.Context, p, user string, rotate bool) (*
 	}
 	m, member := old.list.Member(user)
 	if !member && !rotate {
+		if d.hasGrace(old, user) {
+			// An earlier removal was interrupted: finish it.
+			sh, err := d.removeEditor(ctx, e.path, old, user, [32]byte{}, nil, nil, nil)
+			if err != nil {
+				return nil, err
+			}
+			return d.shareInfo(ctx, sh)
+		}
 		return nil, fmt.Errorf("%s is not shared with %s", e.path, user)
 	}
 	switch {
-	case member && m.Role == crypto.RoleEditor && !rotate:
-		// (A rotation signs every record of the subtree anew.)
-		if err := d.adopt(ctx, e, user); err != nil {
-			return nil, fmt.Errorf("sign again what %s wrote in %s: %w", user, e.path, err)
-		}
 	case member && m.Role == crypto.RoleUploader:
 		// Listing the folder files the drops waiting in it, the
 		// leaving uploader's among them, as the owner's records.
@@ -582,11 +688,36 @@ func (d *Drive) ShareRemove(ctx context.Context, p, user string, rotate bool) (*
 		}
 		return d.shareInfo(ctx, own)
 	}
+	if member && m.Role == crypto.RoleEditor {
+		sh, err := d.removeEditor(ctx, e.path, old, user, m.Fingerprint, &next, inboxSealed, nil)
+		if err != nil {
+			return nil, err
+		}
+		return d.shareInfo(ctx, sh)
+	}
 	sh, err := d.putShare(ctx, &next, old.list.Version, inboxSealed, nil)
 	if err != nil {
 		return nil, err
 	}
 	return d.shareInfo(ctx, sh)
+}
+
+// formerRole returns user's entry in the share's current list, if any.
+func (d *Drive) formerRole(old *ownedShare, user string) (crypto.ShareMember, bool) {
+	if old == nil {
+		return crypto.ShareMember{}, false
+	}
+	return old.list.Member(user)
+}
+
+// hasGrace reports whether a removal of user from the share is unfinished.
+func (d *Drive) hasGrace(own *ownedShare, user string) bool {
+	st, err := d.cfg.State()
+	if err != nil {
+		return false
+	}
+	_, ok := st.Graces[graceKey(d.acc.Session.Server, d.acc.Session.User, own.share.ID, user)]
+	return ok
 }
 
 // rotNode is a node of a subtree being rotated: its verified entry and

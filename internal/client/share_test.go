@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -567,6 +568,70 @@ func TestShareUploaderLongNames(t *testing.T) {
 		name := strings.TrimSuffix(n, "@alice")
 		if len(name) > 255 || !strings.HasSuffix(name, ".txt") {
 			t.Fatalf("filed as %q (%d bytes)", name, len(name))
+		}
+	}
+}
+
+// TestShareEditorLeaves: when an editor is demoted or removed (without a
+// rotation), everything it wrote, in the trash too, is signed again by the
+// owner, and a removal cut off midway is finished by running it again.
+func TestShareEditorLeaves(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+	sharedTeam(t, se, map[string]crypto.Role{"bob": crypto.RoleEditor, "carol": crypto.RoleEditor})
+	for _, u := range []string{"bob", "carol"} {
+		if _, err := se.drive(t, u).Mkdir(ctx, "/shared/alice/team/"+u+"-dir", false); err != nil {
+			t.Fatal(err)
+		}
+		se.put(t, u, "/shared/alice/team/"+u+"-dir/in.txt", []byte(u), false)
+		se.put(t, u, "/shared/alice/team/"+u+"-trashed.txt", []byte(u), false)
+		if err := se.drive(t, u).Remove(ctx, "/shared/alice/team/"+u+"-trashed.txt", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string) {
+		t.Helper()
+		got, err := se.names(t, "alice", "/team")
+		if err != nil {
+			t.Fatalf("%s: alice lists: %v", what, err)
+		}
+		if _, err := se.drive(t, "alice").Trash(ctx); err != nil {
+			t.Fatalf("%s: alice lists the trash: %v", what, err)
+		}
+		if _, err := se.names(t, "alice", "/team/bob-dir"); err != nil {
+			t.Fatalf("%s: alice lists bob-dir (%v): %v", what, got, err)
+		}
+	}
+	// Demoted to viewer.
+	if _, err := se.drive(t, "alice").ShareAdd(ctx, "/team", "bob", crypto.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	check("after demoting bob")
+	// Carol's removal is cut off after the new list: the server forgets
+	// her at once, her records are not all signed again yet.
+	cut := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/nodes/") {
+			return nil, errors.New("connection reset (test)")
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	d, err := client.New(se.cfgs["alice"], cut).Drive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ShareRemove(ctx, "/team", "carol", false); err == nil {
+		t.Fatal("a cut-off removal reported success")
+	}
+	check("removal cut off")
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "carol", false); err != nil {
+		t.Fatalf("running the removal again: %v", err)
+	}
+	check("removal finished")
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/team", "carol", false); err == nil || !strings.Contains(err.Error(), "not shared with carol") {
+		t.Fatalf("third run: %v", err)
+	}
+	for _, u := range []string{"bob", "carol"} {
+		if err := se.drive(t, "alice").RestoreFromTrash(ctx, "/team/"+u+"-trashed.txt"); err != nil {
+			t.Fatalf("restore %s's file: %v", u, err)
 		}
 	}
 }
