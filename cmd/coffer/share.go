@@ -73,9 +73,18 @@ func (a *app) shareCmd() *cobra.Command {
 					for _, m := range s.Members {
 						ms = append(ms, map[string]any{"user": m.User, "role": m.Role.String(), "state": m.State})
 					}
-					out = append(out, map[string]any{"id": s.ID, "path": s.Path, "version": s.Version, "members": ms})
+					m := map[string]any{"id": s.ID, "path": s.Path, "version": s.Version, "members": ms}
+					if len(s.Problems) > 0 {
+						m["problems"] = s.Problems
+					}
+					out = append(out, m)
 				}
 				return printJSON(a.stdout, out)
+			}
+			for _, s := range shares {
+				for _, p := range s.Problems {
+					fmt.Fprintf(a.stderr, "warning: %s: %s\n", s.Path, p)
+				}
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			for _, s := range shares {
@@ -186,6 +195,7 @@ func (a *app) sharedCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printFirstUse(a.stderr, []*client.SharedInfo{it})
 			fmt.Fprintf(a.stdout, "Accepted: %s (%s).\n", it.Path, it.Role)
 			return nil
 		},

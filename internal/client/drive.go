@@ -806,6 +806,19 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if parent == d.root && name == SharedDir {
 		return fmt.Errorf("/%s is where what others share with you appears; choose another name", SharedDir)
 	}
+	// Moving between places with different writers (into or out of a
+	// share with editors): records signed by someone who may not write
+	// at the destination are signed again by this account first, or they
+	// would stop verifying there.
+	from, err := d.Resolve(ctx, path.Dir(e.path))
+	if err != nil {
+		return err
+	}
+	if !sameWriters(from.writers, parent.writers) {
+		if err := d.resignFor(ctx, e, d.placeOf(parent, e.ID).writers); err != nil {
+			return fmt.Errorf("move %s: sign again what others wrote in it: %w", e.path, err)
+		}
+	}
 	for p := parent; ; {
 		if string(p.ID) == string(e.ID) {
 			return fmt.Errorf("cannot move %s into itself", e.path)

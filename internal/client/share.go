@@ -98,6 +98,9 @@ type ownedShare struct {
 	// editors are the list's editors with their keys.
 	editors map[string]crypto.VerifyKey
 	inbox   *inbox
+	// problems are members whose keys the server now presents differently
+	// from the list: their signatures are refused.
+	problems []string
 }
 
 // inbox is a shared folder's inbox: uploaders seal new files to its
@@ -230,6 +233,13 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 				continue
 			}
 			k, err := d.keys.key(ctx, m.Name, m.Fingerprint)
+			if errors.Is(err, ErrTampered) {
+				// Not this editor's key any more: what it signs is
+				// refused (fail closed), but the owner can still work,
+				// and remove it.
+				own.problems = append(own.problems, fmt.Sprintf("editor %s: %v", m.Name, err))
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("share %s, editor %s: %w", b64(sh.ID), m.Name, err)
 			}
@@ -371,6 +381,56 @@ func (d *Drive) placeOf(parent *Entry, id []byte) *Entry {
 	return &Entry{writers: &writerSet{keys: sh.editors, up: parent.writers}}
 }
 
+// sameWriters reports whether two places have the same writers.
+func sameWriters(a, b *writerSet) bool {
+	flat := func(w *writerSet) map[string]bool {
+		m := map[string]bool{}
+		for ; w != nil; w = w.up {
+			for name := range w.keys {
+				m[name] = true
+			}
+		}
+		return m
+	}
+	fa, fb := flat(a), flat(b)
+	if len(fa) != len(fb) {
+		return false
+	}
+	for name := range fa {
+		if !fb[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// resignFor signs again, as this account, the records at and below e
+// whose authors may not write at dest (e's writers at its destination).
+func (d *Drive) resignFor(ctx context.Context, e *Entry, dest *writerSet) error {
+	if _, ok := dest.lookup(e.Author); !ok {
+		if err := d.resign(ctx, e); err != nil {
+			return err
+		}
+	}
+	if !e.IsDir() {
+		return nil
+	}
+	kids, err := d.ListNames(ctx, e)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		kd := dest
+		if sh := d.owned[string(k.ID)]; sh != nil && len(sh.editors) > 0 && k.via == nil {
+			kd = &writerSet{keys: sh.editors, up: dest}
+		}
+		if err := d.resignFor(ctx, k, kd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writable refuses, before asking the server, a change the account's role
 // does not allow at e. what describes the change for the error.
 func (d *Drive) writable(e *Entry, what string) error {
@@ -402,6 +462,13 @@ func isShareRoot(e *Entry) bool {
 // until the user verifies the new one. firstUse is true if this call
 // pinned it.
 func (d *Drive) peer(ctx context.Context, user string) (b *crypto.PublicBundle, firstUse bool, err error) {
+	return d.peerPin(ctx, user, true)
+}
+
+// peerPin is peer; without pin, a key not pinned yet is only checked, not
+// pinned (for shares the user has not accepted: pinning is the user's
+// decision, made when it accepts, and shown then).
+func (d *Drive) peerPin(ctx context.Context, user string, pin bool) (b *crypto.PublicBundle, firstUse bool, err error) {
 	if b, err = d.keys.bundle(ctx, user); err != nil {
 		return nil, false, err
 	}
@@ -416,6 +483,9 @@ func (d *Drive) peer(ctx context.Context, user string) (b *crypto.PublicBundle, 
 			return nil, false, fmt.Errorf("%w: the server now presents a key for %s with fingerprint %s, but you verified %s before; nothing is shared with or accepted from %s until you have checked the new fingerprint with %s out of band and run `coffer verify %s FINGERPRINT`",
 				ErrKeyChanged, user, fp, pin.Fingerprint, user, user, user)
 		}
+		return b, false, nil
+	}
+	if !pin {
 		return b, false, nil
 	}
 	if err := d.cfg.UpdateState(func(s *State) { s.Pins[key] = Pin{Fingerprint: fp} }); err != nil {
@@ -437,6 +507,8 @@ type ShareInfo struct {
 	Path    string
 	Version uint64
 	Members []ShareMemberInfo
+	// Problems are members whose keys no longer match the list.
+	Problems []string
 	// FirstUse names a member whose key was pinned by this call, with its
 	// fingerprint, for the user to compare out of band.
 	FirstUse, FirstUseFingerprint string
@@ -447,7 +519,7 @@ func (d *Drive) shareInfo(ctx context.Context, sh *ownedShare) (*ShareInfo, erro
 	if err != nil {
 		return nil, err
 	}
-	info := &ShareInfo{ID: b64(sh.share.ID), Path: e.path, Version: sh.list.Version}
+	info := &ShareInfo{ID: b64(sh.share.ID), Path: e.path, Version: sh.list.Version, Problems: sh.problems}
 	states := map[string]string{}
 	for _, m := range sh.share.Members {
 		states[m.User] = m.State
@@ -1047,7 +1119,9 @@ func (d *Drive) sharedWithMe(ctx context.Context) ([]*memberShare, map[string]st
 		if sh.Owner == me {
 			return nil, nil, fail("listed as shared with you by yourself", nil)
 		}
-		ob, first, err := d.peer(ctx, sh.Owner)
+		// The owner's key is pinned once the share is accepted (it was
+		// shown when accepting); before, it is only checked against a pin.
+		ob, first, err := d.peerPin(ctx, sh.Owner, it.Member.State == api.StateAccepted)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -1175,7 +1249,15 @@ func (d *Drive) Accept(ctx context.Context, id string) (*SharedInfo, error) {
 		return nil, fmt.Errorf("accept share %s: %w", id, err)
 	}
 	ms.accepted, ms.me.State = true, api.StateAccepted
-	return ms.info(), nil
+	si := ms.info()
+	ob, first, err := d.peer(ctx, ms.share.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		si.FirstUse, si.FirstUseFingerprint = ms.share.Owner, ob.Fingerprint()
+	}
+	return si, nil
 }
 
 // Decline declines a share (or leaves one accepted before): it disappears
