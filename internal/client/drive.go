@@ -48,6 +48,9 @@ type Drive struct {
 	// owned holds the verified shares of this account's own drive, by
 	// shared node ID: below those nodes, their editors write too.
 	owned map[string]*ownedShare
+	// broken holds, by node ID, the shares whose lists failed to verify
+	// (tampered or rolled back): nobody but the owner writes below them.
+	broken map[string]error
 	// keys caches other accounts' identity keys, checked against the
 	// fingerprints that vouch for them.
 	keys keyCache

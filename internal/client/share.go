@@ -217,6 +217,7 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 		return fmt.Errorf("list your shares: %w", err)
 	}
 	d.owned = make(map[string]*ownedShare, len(list.Shares))
+	d.broken = map[string]error{}
 	me := d.acc.Session.User
 	for i := range list.Shares {
 		sh := &list.Shares[i]
@@ -224,6 +225,13 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 			return fmt.Errorf("share %s: the server lists it as yours, but it names %s's drive %s: %w", b64(sh.ID), sh.Owner, b64(sh.Volume), ErrTampered)
 		}
 		l, err := d.verifyList(sh, d.ownKey)
+		if errors.Is(err, ErrTampered) {
+			// Fail closed for this share only: nobody but the owner is
+			// a writer below its node, and changing it is refused, while
+			// the rest of the drive works.
+			d.broken[string(sh.Node)] = err
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -252,7 +260,9 @@ func (d *Drive) loadOwnedShares(ctx context.Context) error {
 			return err
 		}
 		if prev := d.owned[string(sh.Node)]; prev != nil {
-			return fmt.Errorf("the server lists two shares of node %s: %w", b64(sh.Node), ErrTampered)
+			d.broken[string(sh.Node)] = fmt.Errorf("the server lists two shares of node %s: %w", b64(sh.Node), ErrTampered)
+			delete(d.owned, string(sh.Node))
+			continue
 		}
 		d.owned[string(sh.Node)] = own
 	}
@@ -535,8 +545,21 @@ func (d *Drive) shareInfo(ctx context.Context, sh *ownedShare) (*ShareInfo, erro
 }
 
 // ownShareTarget resolves p for sharing: an item of the account's own
-// drive other than its root.
+// drive other than its root, whose share (if any) verifies.
 func (d *Drive) ownShareTarget(ctx context.Context, p string) (*Entry, error) {
+	e, err := d.ownItem(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.broken[string(e.ID)]; err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ownItem resolves p to an item of the account's own drive other than
+// its root.
+func (d *Drive) ownItem(ctx context.Context, p string) (*Entry, error) {
 	e, err := d.Resolve(ctx, p)
 	if err != nil {
 		return nil, err
@@ -1051,13 +1074,23 @@ func (d *Drive) resign(ctx context.Context, e *Entry) error {
 func (d *Drive) Shares(ctx context.Context, p string) ([]*ShareInfo, error) {
 	var only []byte
 	if p != "" {
-		e, err := d.ownShareTarget(ctx, p)
+		e, err := d.ownItem(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		only = e.ID
 	}
 	var out []*ShareInfo
+	for node, err := range d.broken {
+		if only != nil && node != string(only) {
+			continue
+		}
+		info := &ShareInfo{Path: "(node " + b64([]byte(node)) + ")", Problems: []string{err.Error()}}
+		if e, perr := d.byID(ctx, []byte(node)); perr == nil {
+			info.Path = e.path
+		}
+		out = append(out, info)
+	}
 	for _, sh := range d.owned {
 		if only != nil && string(sh.share.Node) != string(only) {
 			continue

@@ -125,9 +125,7 @@ func TestShareTamperList(t *testing.T) {
 					sl.Shares[i].List = editList(t, sl.Shares[i].List, edit)
 				}
 			}))
-			if _, err := se.via(t, "alice", proxy); !errors.Is(err, client.ErrTampered) || !strings.Contains(err.Error(), "not signed by its owner") {
-				t.Fatalf("owner's view: %v", err)
-			}
+			ownerRefuses(t, se, proxy, "not signed by its owner")
 			proxy.Reset()
 			proxy.On(api.PathShared, servertest.EditJSON(func(sl *api.SharedList) {
 				for i := range sl.Items {
@@ -200,9 +198,7 @@ func TestShareTamperRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.On(api.PathShares, func([]byte) []byte { return old })
-	if _, err := se.via(t, "alice", proxy); !errors.Is(err, client.ErrTampered) || !strings.Contains(err.Error(), "rolled back") {
-		t.Fatalf("owner, old list: %v", err)
-	}
+	ownerRefuses(t, se, proxy, "rolled back")
 	// Bob saw the new list too; the old one, served to him, is refused.
 	if _, err := se.drive(t, "bob").Resolve(ctx, "/shared/alice/team"); err != nil {
 		t.Fatal(err)
@@ -278,5 +274,31 @@ func TestShareTamperGrant(t *testing.T) {
 				t.Fatalf("bad grant: %v", err)
 			}
 		})
+	}
+}
+
+// ownerRefuses checks how the owner's client, through proxy, treats a
+// share of /team whose list does not verify: the drive opens, the share is
+// reported with the reason, changing it is refused, and nobody but the
+// owner is a writer below it.
+func ownerRefuses(t *testing.T, se *shareEnv, proxy *servertest.Tamper, why string) {
+	t.Helper()
+	a, err := se.via(t, "alice", proxy)
+	if err != nil {
+		t.Fatalf("owner's drive: %v", err)
+	}
+	shares, err := a.Shares(ctx, "/team")
+	if err != nil || len(shares) != 1 || len(shares[0].Problems) != 1 || !strings.Contains(shares[0].Problems[0], why) {
+		t.Fatalf("owner's share ls: %+v, %v", shares, err)
+	}
+	if _, err := a.ShareAdd(ctx, "/team", "bob", crypto.RoleEditor); !errors.Is(err, client.ErrTampered) || !strings.Contains(err.Error(), why) {
+		t.Fatalf("owner changes the share: %v", err)
+	}
+	e, err := a.Resolve(ctx, "/team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.List(ctx, e); err != nil {
+		t.Fatalf("owner lists /team: %v", err)
 	}
 }
