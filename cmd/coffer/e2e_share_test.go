@@ -67,6 +67,21 @@ func TestCLIShareJourney(t *testing.T) {
 
 	// Viewer: reads, changes nothing.
 	shared := "/shared/alice/" + secret[0]
+	r = mustOK(t, cli(t, bob, "ls", "/shared"), "ls /shared")
+	if r.stdout != "alice/\n" {
+		t.Fatalf("ls /shared: %q", r.stdout)
+	}
+	r = mustOK(t, cli(t, bob, "ls", "/shared/alice"), "ls /shared/alice")
+	if !strings.Contains(r.stdout, secret[0]+"/") || !strings.Contains(r.stdout, secret[2]+"/") {
+		t.Fatalf("ls /shared/alice: %q", r.stdout)
+	}
+	got := filepath.Join(t.TempDir(), "got")
+	mustOK(t, cli(t, bob, "get", shared, got), "viewer gets the folder")
+	if b, err := os.ReadFile(filepath.Join(got, secret[1])); err != nil || string(b) != marker+" budget" {
+		t.Fatalf("viewer's download: %q, %v", b, err)
+	}
+	mustFail(t, cli(t, bob, "mkdir", "/shared/x"), 1, "mkdir in /shared")
+	mustFail(t, cli(t, alice, "mkdir", "/shared"), 1, "mkdir /shared at the root")
 	r = mustOK(t, cli(t, bob, "cat", shared+"/"+secret[1]), "viewer cat")
 	if r.stdout != marker+" budget" {
 		t.Fatalf("viewer reads %q", r.stdout)
