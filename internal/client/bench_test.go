@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coffer-drive/coffer/internal/client"
+	"github.com/coffer-drive/coffer/internal/crypto"
 	"github.com/coffer-drive/coffer/internal/server"
 	"github.com/coffer-drive/coffer/internal/servertest"
 )
@@ -65,5 +66,59 @@ func BenchmarkList10k(b *testing.B) {
 		if err != nil || len(list) != 10000 {
 			b.Fatalf("%d entries, %v", len(list), err)
 		}
+	}
+}
+
+// BenchmarkRotate1k measures `coffer share rm --rotate` of a shared folder
+// of 1,000 files in 10 folders with two members left: the walk, a new key
+// per node, a new grant per member, and the one server transaction.
+func BenchmarkRotate1k(b *testing.B) {
+	env := servertest.Start(b, server.Options{})
+	cfgs := map[string]*client.Config{}
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		c, cfg := newClient(b)
+		if _, err := c.Signup(ctx, env.URL, u, []byte("pw")); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Login(ctx, env.URL, u, []byte("pw")); err != nil {
+			b.Fatal(err)
+		}
+		cfgs[u] = cfg
+	}
+	drive := func(u string) *client.Drive {
+		d, err := client.New(cfgs[u], nil).Drive(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	dir := filepath.Join(b.TempDir(), "team")
+	for i := range 1000 {
+		p := filepath.Join(dir, fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%04d.txt", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := drive("alice").Put(ctx, []string{dir}, "/", client.PutOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for _, u := range []string{"bob", "carol", "dave"} {
+		if _, err := drive("alice").ShareAdd(ctx, "/team", u, crypto.RoleViewer); err != nil {
+			b.Fatal(err)
+		}
+	}
+	removed := []string{"dave", "carol", "bob"}
+	i := 0
+	for b.Loop() {
+		if i == len(removed) {
+			b.Fatal("run with -benchtime 3x or less")
+		}
+		if _, err := drive("alice").ShareRemove(ctx, "/team", removed[i], true); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
