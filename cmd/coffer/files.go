@@ -91,6 +91,9 @@ func (a *app) lsCmd() *cobra.Command {
 				if list, err = lister(cmd.Context(), e); err != nil {
 					return err
 				}
+				for _, w := range d.Warnings() {
+					fmt.Fprintf(a.stderr, "warning: %s\n", w)
+				}
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 			if asJSON {

@@ -54,6 +54,13 @@ type Drive struct {
 	// keys caches other accounts' identity keys, checked against the
 	// fingerprints that vouch for them.
 	keys keyCache
+	// warnings are things a command should tell the user but that do
+	// not stop it (Warnings).
+	warnMu   sync.Mutex
+	warnings []string
+	// dropInbox, set only by tests, replaces the inbox key uploads are
+	// sealed to, to play a misbehaving uploader.
+	dropInbox []byte
 	// skipLocalChecks turns off the refusals by role that this client
 	// makes before asking the server; only tests set it, to play a
 	// modified client.
@@ -344,7 +351,10 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 			return fail("inbox", err)
 		}
 		if key, nm, err = crypto.OpenInboxDrop(ik, ref, n.SealedKey); err != nil {
-			return fail("upload does not open (sealed for another folder?)", err)
+			// Signed by an uploader, who can seal anything: its own
+			// doing, not the server's (see errUnreadableDrop).
+			_, ferr := fail("upload does not open (sealed for another folder?)", err)
+			return nil, &unreadableDrop{err: ferr}
 		}
 		name = nm
 	} else {
@@ -374,12 +384,26 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 		}
 		attrs, err := d.verifyHead(e, rec, n.Head)
 		if err != nil {
-			return fail("head revision", err)
+			_, ferr := fail("head revision", err)
+			if drop {
+				return nil, &unreadableDrop{err: ferr}
+			}
+			return nil, ferr
 		}
 		e.Head, e.Attrs = n.Head, attrs
 	}
 	return e, nil
 }
+
+// unreadableDrop is an upload whose record its uploader signed, but that
+// does not open or whose content does not match. An uploader can seal
+// anything, so this is the uploader's doing: the folder's listing leaves
+// the upload out with a warning rather than failing, or any uploader could
+// make a folder unlistable.
+type unreadableDrop struct{ err error }
+
+func (u *unreadableDrop) Error() string { return u.err.Error() }
+func (u *unreadableDrop) Unwrap() error { return u.err }
 
 // verifyHead checks the revision served as a file's head against the
 // digest its verified node record signs, which covers every field of the
@@ -530,10 +554,17 @@ func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry,
 	}
 	wg.Wait()
 	seenNames := make(map[string]bool, len(out))
+	kept := out[:0]
 	for i, err := range errs {
+		var bad *unreadableDrop
+		if errors.As(err, &bad) {
+			d.warn(bad.err.Error() + "; left out")
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		kept = append(kept, out[i])
 		if out[i].drop {
 			// The server cannot keep drops' names unique; filing them
 			// does (fileDrops).
@@ -544,6 +575,7 @@ func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry,
 		}
 		seenNames[out[i].Name] = true
 	}
+	out = kept
 	if err := d.fileDrops(ctx, dir, out, seenNames); err != nil {
 		return nil, err
 	}
@@ -648,6 +680,22 @@ func (d *Drive) Resolve(ctx context.Context, p string) (*Entry, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+func (d *Drive) warn(msg string) {
+	d.warnMu.Lock()
+	defer d.warnMu.Unlock()
+	d.warnings = append(d.warnings, msg)
+}
+
+// Warnings returns, and forgets, what the drive met that the user should
+// know but that did not stop the command.
+func (d *Drive) Warnings() []string {
+	d.warnMu.Lock()
+	defer d.warnMu.Unlock()
+	w := d.warnings
+	d.warnings = nil
+	return w
 }
 
 // Root returns the drive's root folder.

@@ -1470,7 +1470,11 @@ func (d *Drive) newDrop(parent *Entry, name string, id []byte, k *crypto.NodeKey
 		return nil, nil, err
 	}
 	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: id}
-	sealed, err := crypto.SealInboxDrop(parent.via.list.InboxPublic, ref, key, name)
+	inboxKey := parent.via.list.InboxPublic
+	if d.dropInbox != nil {
+		inboxKey = d.dropInbox
+	}
+	sealed, err := crypto.SealInboxDrop(inboxKey, ref, key, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -669,3 +669,42 @@ func TestShareMoveOut(t *testing.T) {
 		t.Fatalf("alice lists /team/sub: %v, %v", got, err)
 	}
 }
+
+// TestShareBadDrop: an uploader that seals garbage cannot make the
+// folder unlistable: the owner's listing leaves that upload out with a
+// warning, and the uploader can still be removed.
+func TestShareBadDrop(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/drop", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := se.drive(t, "alice").ShareAdd(ctx, "/drop", "carol", crypto.RoleUploader); err != nil {
+		t.Fatal(err)
+	}
+	se.accept(t, "carol", "alice")
+	se.put(t, "carol", "/shared/alice/drop/good.txt", []byte("good"), false)
+	// Carol's client, modified: its drop is sealed to an inbox key of its
+	// own, so it is validly signed but opens for nobody.
+	c := se.drive(t, "carol")
+	client.SealDropsToStrangeInbox(t, c)
+	local := filepath.Join(t.TempDir(), "bad.txt")
+	writeFile(t, local, []byte("bad"), time.Time{})
+	if err := c.Put(ctx, []string{local}, "/shared/alice/drop/", client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := se.drive(t, "alice")
+	e, err := a.Resolve(ctx, "/drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := a.List(ctx, e)
+	if err != nil || len(list) != 1 || list[0].Name != "good.txt" {
+		t.Fatalf("owner lists: %v, %v", list, err)
+	}
+	if w := a.Warnings(); len(w) != 1 || !strings.Contains(w[0], "upload does not open") {
+		t.Fatalf("warnings: %q", w)
+	}
+	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/drop", "carol", false); err != nil {
+		t.Fatalf("removing the uploader: %v", err)
+	}
+}
