@@ -43,7 +43,7 @@ const (
 
 	// migrateAttempts is how often Open runs the migrations before giving
 	// up; see migrate.
-	migrateAttempts = 3
+	migrateAttempts = 10
 )
 
 // Store is a meta.Store backed by an SQLite database file.
@@ -122,11 +122,30 @@ func openPool(ctx context.Context, abs string, write bool) (*sql.DB, error) {
 	}
 	// sql.Open connects lazily; ping so that a bad file or a failing
 	// pragma is reported by Open rather than by the first request.
-	if err := db.PingContext(ctx); err != nil {
+	//
+	// Switching a new file to WAL takes an exclusive lock that SQLite does
+	// not wait for with the busy timeout: processes opening a new file at
+	// once can get SQLITE_BUSY at once. They try again, shortly.
+	for attempt := range openAttempts {
+		if err = db.PingContext(ctx); err == nil || !isBusy(err) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// openAttempts is how often openPool tries a file that is busy.
+const openAttempts = 20
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // dataSourceName builds the modernc DSN for the database file at the
@@ -195,6 +214,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if attempt == migrateAttempts || ctx.Err() != nil {
 			return err
 		}
+		time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
 	}
 }
 
