@@ -3,10 +3,12 @@ package file
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -312,4 +314,216 @@ func TestFailuresLeaveNoTemps(t *testing.T) {
 	for _, e := range entries {
 		t.Errorf("temp file %s left behind", e.Name())
 	}
+}
+
+// bothWays runs test on a store that makes batches durable the way Open
+// chose for the filesystem (with syncfs where it can) and on one forced to
+// fsync each file and folder, so that both ways are covered on Linux.
+func bothWays(t *testing.T, test func(t *testing.T, dir string, open func(dir string) *Store)) {
+	t.Run("AsOpened", func(t *testing.T) {
+		test(t, t.TempDir(), func(dir string) *Store { return openTest(t, dir) })
+	})
+	t.Run("Fsync", func(t *testing.T) {
+		test(t, t.TempDir(), func(dir string) *Store {
+			s := openTest(t, dir)
+			s.syncfs = false
+			return s
+		})
+	})
+}
+
+// TestConformanceFsync runs the shared suite on a store that never uses
+// syncfs, which TestConformance does not reach on Linux.
+func TestConformanceFsync(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Store {
+		s := openTest(t, t.TempDir())
+		s.syncfs = false
+		return s
+	}, blobtest.Hooks{Corrupt: corrupt})
+}
+
+// smallBlocks returns n distinct blocks of 4 KiB.
+func smallBlocks(n int, seed byte) []blob.Block {
+	blocks := make([]blob.Block, n)
+	for i := range blocks {
+		d := bytes.Repeat([]byte{seed, byte(i), byte(i >> 8)}, 4096/3+1)[:4096]
+		blocks[i] = blob.Block{ID: blob.Sum(d), Data: d}
+	}
+	return blocks
+}
+
+// checkTmpEmpty fails the test if the temp folder holds anything.
+func checkTmpEmpty(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, tmpDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("temp file %s left behind", e.Name())
+	}
+}
+
+// TestPutBatchCorruptInstallsNothing checks that one bad block keeps the
+// whole batch out: no block, no fan-out folder, no temp file.
+func TestPutBatchCorruptInstallsNothing(t *testing.T) {
+	bothWays(t, func(t *testing.T, dir string, open func(string) *Store) {
+		s := open(dir)
+		blocks := smallBlocks(300, 1)
+		bad := blocks[299].ID
+		blocks[299].Data = blocks[0].Data
+		err := s.PutBatch(t.Context(), blocks)
+		if !errors.Is(err, blob.ErrCorrupt) {
+			t.Fatalf("PutBatch with a bad block: %v, want ErrCorrupt", err)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("%x", bad[:8])) {
+			t.Errorf("PutBatch error %q does not name block %x", err, bad[:8])
+		}
+		if ids := listAll(t, s); len(ids) != 0 {
+			t.Errorf("List after a failed batch yielded %d blocks", len(ids))
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() != tmpDir {
+				t.Errorf("%s made by a failed batch", e.Name())
+			}
+		}
+		checkTmpEmpty(t, dir)
+	})
+}
+
+// TestPutBatchReopen checks that a batch's blocks, small and large, are
+// where a new Store on the same folder finds them, and that it knows their
+// fan-out folders.
+func TestPutBatchReopen(t *testing.T) {
+	bothWays(t, func(t *testing.T, dir string, open func(string) *Store) {
+		s := open(dir)
+		blocks := smallBlocks(600, 2) // more than batchChunk
+		for _, n := range []int{0, 1, 3 << 20} {
+			d := bytes.Repeat([]byte{byte(n)}, n)
+			blocks = append(blocks, blob.Block{ID: blob.Sum(d), Data: d})
+		}
+		if err := s.PutBatch(t.Context(), blocks); err != nil {
+			t.Fatalf("PutBatch: %v", err)
+		}
+		for _, b := range blocks {
+			if !s.isKnown(leaf(b.ID)) {
+				t.Errorf("leaf of block %x not known after PutBatch", b.ID[:8])
+			}
+		}
+		checkTmpEmpty(t, dir)
+
+		s2 := open(dir)
+		for _, b := range blocks {
+			if !s2.isKnown(leaf(b.ID)) {
+				t.Errorf("leaf of block %x not known after reopen", b.ID[:8])
+			}
+			rc, err := s2.Get(t.Context(), b.ID)
+			if err != nil {
+				t.Errorf("Get after reopen: %v", err)
+				continue
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, b.Data) {
+				t.Errorf("block %x after reopen: %d bytes, %v; want %d bytes", b.ID[:8], len(got), err, len(b.Data))
+			}
+		}
+		if got := len(listAll(t, s2)); got != len(blocks) {
+			t.Errorf("List after reopen yielded %d blocks, want %d", got, len(blocks))
+		}
+	})
+}
+
+// TestPutBatchDuplicatesAndExisting checks a batch that repeats blocks and
+// holds blocks already stored, one of them rotted: each is stored once,
+// and the rotted copy is replaced by a sound one, as Put does.
+func TestPutBatchDuplicatesAndExisting(t *testing.T) {
+	bothWays(t, func(t *testing.T, dir string, open func(string) *Store) {
+		s := open(dir)
+		blocks := smallBlocks(2*minGroup, 3)
+		if err := s.PutBatch(t.Context(), blocks[:minGroup]); err != nil {
+			t.Fatalf("first PutBatch: %v", err)
+		}
+		corrupt(t, s, blocks[0].ID)
+		batch := append(slices.Clone(blocks), blocks[0], blocks[5], blocks[5], blocks[2])
+		if err := s.PutBatch(t.Context(), batch); err != nil {
+			t.Fatalf("PutBatch with duplicates and stored blocks: %v", err)
+		}
+		for _, b := range blocks {
+			got, err := os.ReadFile(s.path(b.ID))
+			if err != nil || !bytes.Equal(got, b.Data) {
+				t.Errorf("block %x: %d bytes, %v; want its %d bytes", b.ID[:8], len(got), err, len(b.Data))
+			}
+		}
+		if got := len(listAll(t, s)); got != len(blocks) {
+			t.Errorf("List yielded %d blocks, want %d", got, len(blocks))
+		}
+		checkTmpEmpty(t, dir)
+
+		// A batch of one block already stored, and an empty batch.
+		if err := s.PutBatch(t.Context(), blocks[len(blocks)-1:]); err != nil {
+			t.Errorf("PutBatch of one stored block: %v", err)
+		}
+		if err := s.PutBatch(t.Context(), nil); err != nil {
+			t.Errorf("PutBatch of nothing: %v", err)
+		}
+		checkTmpEmpty(t, dir)
+	})
+}
+
+// TestPutBatchMissingFanoutFolder checks that PutBatch, like Put, recovers
+// when fan-out folders it knows are removed behind its back.
+func TestPutBatchMissingFanoutFolder(t *testing.T) {
+	bothWays(t, func(t *testing.T, dir string, open func(string) *Store) {
+		s := open(dir)
+		blocks := smallBlocks(50, 4)
+		if err := s.PutBatch(t.Context(), blocks); err != nil {
+			t.Fatalf("PutBatch: %v", err)
+		}
+		for _, b := range blocks[:10] {
+			if err := os.RemoveAll(filepath.Join(dir, b.ID.String()[:2])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutBatch(t.Context(), blocks); err != nil {
+			t.Fatalf("PutBatch after folders were removed: %v", err)
+		}
+		for _, b := range blocks {
+			if _, err := s.Stat(t.Context(), b.ID); err != nil {
+				t.Errorf("Stat: %v", err)
+			}
+		}
+		checkTmpEmpty(t, dir)
+	})
+}
+
+// TestPutBatchFailureLeavesNoTemps checks that a batch failing after its
+// temp files are written (a fan-out folder blocked by a file) removes them
+// all and leaves the store usable.
+func TestPutBatchFailureLeavesNoTemps(t *testing.T) {
+	bothWays(t, func(t *testing.T, dir string, open func(string) *Store) {
+		s := open(dir)
+		blocks := smallBlocks(100, 5)
+		hex := blocks[60].ID.String()
+		if err := os.WriteFile(filepath.Join(dir, hex[:2]), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutBatch(t.Context(), blocks); err == nil {
+			t.Errorf("PutBatch into a blocked folder succeeded")
+		}
+		checkTmpEmpty(t, dir)
+		if err := os.Remove(filepath.Join(dir, hex[:2])); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutBatch(t.Context(), blocks); err != nil {
+			t.Fatalf("PutBatch once unblocked: %v", err)
+		}
+		if got := len(listAll(t, s)); got != len(blocks) {
+			t.Errorf("List yielded %d blocks, want %d", got, len(blocks))
+		}
+	})
 }
