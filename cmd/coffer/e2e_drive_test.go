@@ -117,14 +117,7 @@ func TestCLIDriveJourney(t *testing.T) {
 	srv.stop(t)
 
 	// Zero knowledge: no name and no content in anything the server wrote.
-	haystacks := map[string][]byte{"server log": srv.log.Bytes()}
-	filepath.WalkDir(srv.data, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := os.ReadFile(path)
-			haystacks[path] = b
-		}
-		return nil
-	})
+	haystacks := serverHaystacks(srv)
 	var blocks int
 	for name := range haystacks {
 		if strings.Contains(name, string(filepath.Separator)+"blocks"+string(filepath.Separator)) {
@@ -138,6 +131,26 @@ func TestCLIDriveJourney(t *testing.T) {
 	for _, n := range secretNames {
 		needles = append(needles, []byte(n), []byte(strings.ToLower(n)))
 	}
+	assertAbsent(t, haystacks, needles)
+}
+
+// serverHaystacks returns everything a stopped server wrote: its log and
+// every file of its data folder (database, blocks, temp files).
+func serverHaystacks(srv *serverProc) map[string][]byte {
+	haystacks := map[string][]byte{"server log": srv.log.Bytes()}
+	filepath.WalkDir(srv.data, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			haystacks[path] = b
+		}
+		return nil
+	})
+	return haystacks
+}
+
+// assertAbsent fails the test for each needle found in a haystack.
+func assertAbsent(t *testing.T, haystacks map[string][]byte, needles [][]byte) {
+	t.Helper()
 	for _, n := range needles {
 		for name, hay := range haystacks {
 			if bytes.Contains(hay, n) {

@@ -723,15 +723,8 @@ func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, i
 	if err != nil {
 		return nil, nil, err
 	}
-	if id == nil {
-		if id, err = crypto.NewID(); err != nil {
-			return nil, nil, err
-		}
-	}
-	var key crypto.NodeKey
-	if k != nil {
-		key = *k
-	} else if key, err = crypto.NewNodeKey(); err != nil {
+	id, key, err := idAndKey(id, k)
+	if err != nil {
 		return nil, nil, err
 	}
 	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: id}
@@ -754,6 +747,21 @@ func (d *Drive) newChildWith(parent *Entry, name string, kind crypto.NodeKind, i
 
 // sign signs rec as this account: whoever last signed a record, the one
 // who changes it signs the new one.
+// idAndKey returns id and *k, or fresh ones for those that are nil.
+func idAndKey(id []byte, k *crypto.NodeKey) ([]byte, crypto.NodeKey, error) {
+	var err error
+	if id == nil {
+		if id, err = crypto.NewID(); err != nil {
+			return nil, crypto.NodeKey{}, err
+		}
+	}
+	if k != nil {
+		return id, *k, nil
+	}
+	key, err := crypto.NewNodeKey()
+	return id, key, err
+}
+
 func (d *Drive) sign(rec *crypto.NodeRecord) (api.Node, error) {
 	rec.Author = d.acc.Session.User
 	sig, err := rec.Sign(d.acc.Keys)

@@ -417,7 +417,17 @@ func sameWriters(a, b *writerSet) bool {
 // resignFor signs again, as this account, the records at and below e
 // whose authors may not write at dest (e's writers at its destination).
 func (d *Drive) resignFor(ctx context.Context, e *Entry, dest *writerSet) error {
-	if _, ok := dest.lookup(e.Author); !ok {
+	return d.resignWalk(ctx, e, dest, func(author string, w *writerSet) bool {
+		_, ok := w.lookup(author)
+		return !ok
+	})
+}
+
+// resignWalk signs again, as this account, the records at and below e
+// whose authors must(author, writers) picks; writers starts as w and, for
+// a node below e that the account shared with editors, takes them in too.
+func (d *Drive) resignWalk(ctx context.Context, e *Entry, w *writerSet, must func(author string, w *writerSet) bool) error {
+	if must(e.Author, w) {
 		if err := d.resign(ctx, e); err != nil {
 			return err
 		}
@@ -430,11 +440,11 @@ func (d *Drive) resignFor(ctx context.Context, e *Entry, dest *writerSet) error 
 		return err
 	}
 	for _, k := range kids {
-		kd := dest
+		kw := w
 		if sh := d.owned[string(k.ID)]; sh != nil && len(sh.editors) > 0 && k.via == nil {
-			kd = &writerSet{keys: sh.editors, up: dest}
+			kw = &writerSet{keys: sh.editors, up: w}
 		}
-		if err := d.resignFor(ctx, k, kd); err != nil {
+		if err := d.resignWalk(ctx, k, kw, must); err != nil {
 			return err
 		}
 	}
@@ -1030,24 +1040,7 @@ func (d *Drive) rotatedShare(ctx context.Context, n *rotNode, sh *ownedShare, l 
 // keep their author's signature; the adopted record vouches for the head
 // by its digest.
 func (d *Drive) adopt(ctx context.Context, e *Entry, author string) error {
-	if e.Author == author {
-		if err := d.resign(ctx, e); err != nil {
-			return err
-		}
-	}
-	if !e.IsDir() {
-		return nil
-	}
-	kids, err := d.ListNames(ctx, e)
-	if err != nil {
-		return err
-	}
-	for _, k := range kids {
-		if err := d.adopt(ctx, k, author); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.resignWalk(ctx, e, e.writers, func(a string, _ *writerSet) bool { return a == author })
 }
 
 func (d *Drive) resign(ctx context.Context, e *Entry) error {
@@ -1457,16 +1450,8 @@ func (d *Drive) dropAuthorKey(folder *Entry, author string) (crypto.VerifyKey, e
 // or read the folder, and a random name hash (the folder's hash key is
 // not the uploader's to know).
 func (d *Drive) newDrop(parent *Entry, name string, id []byte, k *crypto.NodeKey) (*Entry, *crypto.NodeRecord, error) {
-	var err error
-	if id == nil {
-		if id, err = crypto.NewID(); err != nil {
-			return nil, nil, err
-		}
-	}
-	var key crypto.NodeKey
-	if k != nil {
-		key = *k
-	} else if key, err = crypto.NewNodeKey(); err != nil {
+	id, key, err := idAndKey(id, k)
+	if err != nil {
 		return nil, nil, err
 	}
 	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: id}
