@@ -1261,7 +1261,7 @@ func (d *Drive) Accept(ctx context.Context, id string) (*SharedInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, other := range d.accepted(ctx, all) {
+	for _, other := range accepted(all) {
 		if other.share.Owner == ms.share.Owner && other.name == ms.name && string(other.share.ID) != string(ms.share.ID) {
 			return nil, fmt.Errorf("you already have %s from %s; decline that one first", ms.name, ms.share.Owner)
 		}
@@ -1298,12 +1298,8 @@ func (d *Drive) Decline(ctx context.Context, id string) error {
 	return nil
 }
 
-// accepted returns the verified shares the account accepted; with all
-// set, from a listing already made.
-func (d *Drive) accepted(ctx context.Context, all []*memberShare) []*memberShare {
-	if all == nil {
-		all, _, _ = d.sharedWithMe(ctx)
-	}
+// accepted returns those of a verified listing the account accepted.
+func accepted(all []*memberShare) []*memberShare {
 	var out []*memberShare
 	for _, ms := range all {
 		if ms.accepted && ms.name != "" {
@@ -1323,7 +1319,7 @@ func (d *Drive) resolveShared(ctx context.Context, parts []string) (*Entry, erro
 	if err != nil {
 		return nil, err
 	}
-	mine := d.accepted(ctx, all)
+	mine := accepted(all)
 	owner := parts[0]
 	ownerDir := &Entry{Kind: api.KindFolder, Name: owner, path: path.Join(root.path, owner), virtual: "owner"}
 	var found bool
@@ -1412,7 +1408,7 @@ func (d *Drive) listShared(ctx context.Context, dir *Entry) ([]*Entry, error) {
 	}
 	var out []*Entry
 	seenOwner := map[string]bool{}
-	for _, ms := range d.accepted(ctx, all) {
+	for _, ms := range accepted(all) {
 		switch dir.virtual {
 		case "root":
 			if !seenOwner[ms.share.Owner] {
