@@ -1327,7 +1327,7 @@ func (d *Drive) resolveShared(ctx context.Context, parts []string) (*Entry, erro
 		found = found || ms.share.Owner == owner
 	}
 	if !found {
-		return nil, fmt.Errorf("%s: %w", ownerDir.path, ErrNotExist)
+		return nil, fmt.Errorf("%s: %w (shares appear here once you accept them; see `coffer shared`)", ownerDir.path, ErrNotExist)
 	}
 	if len(parts) == 1 {
 		return ownerDir, nil

@@ -532,28 +532,26 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request, sess *m
 }
 
 func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
-	ctx := r.Context()
-	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needChange)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.store.TrashNode(ctx, a.node.ID, s.now()); err != nil {
-		s.writeError(w, r, driveErr(err, "move to trash"))
-		return
-	}
-	writeJSON(w, http.StatusOK, api.Empty{})
+	s.nodeAction(w, r, sess, "move to trash", func(ctx context.Context, id []byte) error {
+		return s.store.TrashNode(ctx, id, s.now())
+	})
 }
 
 func (s *Server) handleRestoreNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	s.nodeAction(w, r, sess, "restore", s.store.RestoreNode)
+}
+
+// nodeAction answers a request that changes the state of node {id} with
+// one store operation, which needs the right to rename, move or trash it.
+func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request, sess *meta.Session, what string, do func(context.Context, []byte) error) {
 	ctx := r.Context()
 	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needChange)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.RestoreNode(ctx, a.node.ID); err != nil {
-		s.writeError(w, r, driveErr(err, "restore"))
+	if err := do(ctx, a.node.ID); err != nil {
+		s.writeError(w, r, driveErr(err, what))
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Empty{})
