@@ -113,7 +113,7 @@ func (a *app) lsCmd() *cobra.Command {
 			}
 			if !long {
 				for _, e := range list {
-					name := e.Name
+					name := client.Printable(e.Name)
 					if e.IsDir() {
 						name += "/"
 					}
@@ -124,10 +124,10 @@ func (a *app) lsCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			for _, e := range list {
 				if e.IsDir() {
-					fmt.Fprintf(tw, "d\t-\t-\t%s\t%s/\n", e.Author, e.Name)
+					fmt.Fprintf(tw, "d\t-\t-\t%s\t%s/\n", e.Author, client.Printable(e.Name))
 					continue
 				}
-				fmt.Fprintf(tw, "-\t%d\t%s\t%s\t%s\n", e.Attrs.Size, time.Unix(0, e.Attrs.ModTime).Local().Format("2006-01-02 15:04"), e.Author, e.Name)
+				fmt.Fprintf(tw, "-\t%d\t%s\t%s\t%s\n", e.Attrs.Size, time.Unix(0, e.Attrs.ModTime).Local().Format("2006-01-02 15:04"), e.Author, client.Printable(e.Name))
 			}
 			return tw.Flush()
 		},

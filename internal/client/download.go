@@ -7,8 +7,10 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -72,6 +74,12 @@ func (d *Drive) getEntry(ctx context.Context, e *Entry, local string, progress f
 	}
 	var files []*Entry
 	for _, k := range kids {
+		// Names are checked when they are opened; this keeps one that
+		// is a path on this system (a "\" on Windows) from leaving the
+		// target folder.
+		if filepath.Base(k.Name) != k.Name || !filepath.IsLocal(k.Name) {
+			return fmt.Errorf("%s: the name %q cannot be written on this system", k.path, k.Name)
+		}
 		if !k.IsDir() {
 			files = append(files, k)
 		}
@@ -168,8 +176,8 @@ func (d *Drive) prefetch(ctx context.Context, ids [][]byte) error {
 		if len(b) < 36 {
 			return fmt.Errorf("fetch blocks: the answer is cut short: %w", ErrTampered)
 		}
-		id, n := b[:32], int(binary.BigEndian.Uint32(b[32:36]))
-		if n > len(b)-36 {
+		id, n := b[:32], uint64(binary.BigEndian.Uint32(b[32:36]))
+		if n > uint64(len(b)-36) {
 			return fmt.Errorf("fetch blocks: the answer is cut short: %w", ErrTampered)
 		}
 		if want[string(id)] {
@@ -204,7 +212,27 @@ func (d *Drive) getFile(ctx context.Context, e *Entry, local string, progress fu
 	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
 		return fmt.Errorf("set time of %s: %w", local, err)
 	}
-	if err := os.Rename(tmp.Name(), local); err != nil {
+	return placeNoReplace(tmp.Name(), local)
+}
+
+// placeNoReplace gives the finished file at tmp its final name local,
+// never replacing a file there: files of one folder download in parallel,
+// and two entries may map to one local name (uploads not yet filed keep
+// the names their uploaders gave; a case-insensitive file system folds
+// others together). A hard link fails if the name is taken; where links
+// are not supported, a check then a rename is the best there is.
+func placeNoReplace(tmp, local string) error {
+	err := os.Link(tmp, local)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%s already exists; not overwriting it", local)
+	}
+	if _, serr := os.Lstat(local); serr == nil {
+		return fmt.Errorf("%s already exists; not overwriting it", local)
+	}
+	if err := os.Rename(tmp, local); err != nil {
 		return fmt.Errorf("write %s: %w", local, err)
 	}
 	return nil

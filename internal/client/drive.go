@@ -297,7 +297,7 @@ func (d *Drive) verifyChild(parent *Entry, n *api.Node) (*Entry, error) {
 func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Entry, error) {
 	name := "?"
 	fail := func(why string, err error) (*Entry, error) {
-		return nil, fmt.Errorf("%s: entry %s (%s): %s: %w", parent.path, b64(n.ID), name, why, tampered(err))
+		return nil, fmt.Errorf("%s: entry %s (%s): %s: %w", Printable(parent.path), b64(n.ID), Printable(name), why, tampered(err))
 	}
 	if string(n.Volume) != string(parent.vol) || string(n.Parent) != string(parent.ID) {
 		return fail("does not belong in this folder", nil)
@@ -410,6 +410,9 @@ func (u *unreadableDrop) Unwrap() error { return u.err }
 // revision; the revision's own signature then adds nothing, unless another
 // account wrote it (docs/crypto.md, checking a head by its digest).
 func (d *Drive) verifyHead(e *Entry, rec *crypto.NodeRecord, r *api.Revision) (crypto.Attrs, error) {
+	if err := checkBlockIDs(r); err != nil {
+		return crypto.Attrs{}, err
+	}
 	rr := revisionRecord(r)
 	if err := rr.MatchesHead(rec); err != nil {
 		return crypto.Attrs{}, fmt.Errorf("not the revision its record names: %w", err)
@@ -430,6 +433,9 @@ func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) 
 	var a crypto.Attrs
 	if string(r.Node) != string(e.ID) || string(r.Volume) != string(e.vol) {
 		return a, errors.New("revision of another file")
+	}
+	if err := checkBlockIDs(r); err != nil {
+		return a, err
 	}
 	pub, err := d.authorKey(e, r.Author)
 	if err != nil && e.inFolder != nil && r.Seq == 1 {
@@ -496,6 +502,17 @@ func (d *Drive) contentKey(e *Entry, r *api.Revision) (crypto.ContentKey, error)
 		}
 	}
 	return ck, fmt.Errorf("content key does not open under the file's key or its earlier ones: %w", err)
+}
+
+// checkBlockIDs refuses a revision whose block IDs are not 32 bytes, so
+// that revisionRecord neither cuts nor pads what the server sent.
+func checkBlockIDs(r *api.Revision) error {
+	for i, b := range r.Blocks {
+		if len(b) != 32 {
+			return fmt.Errorf("block %d's ID is %d bytes, not 32", i, len(b))
+		}
+	}
+	return nil
 }
 
 func revisionRecord(r *api.Revision) *crypto.RevisionRecord {
@@ -1119,6 +1136,11 @@ func (d *Drive) RestoreVersion(ctx context.Context, p string, seq uint64) error 
 	for _, v := range vs {
 		if v.Seq != seq {
 			continue
+		}
+		if string(v.rev.Node) != string(e.ID) {
+			// Versions resolved the path on its own: the server may have
+			// answered with another file of that name since.
+			return fmt.Errorf("%s changed while its versions were read; run the command again: %w", e.path, ErrTampered)
 		}
 		rec, err := fromWire(&e.Record)
 		if err != nil {

@@ -429,6 +429,13 @@ func TestMaliciousServerDrive(t *testing.T) {
 				}
 			}))
 		}, "cat /b.bin", true},
+		{"block ID cut to 31 bytes", func() {
+			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
+				if n := find(l, eb.ID); n != nil {
+					n.Head.Blocks[1] = n.Head.Blocks[1][:31]
+				}
+			}))
+		}, "cat /b.bin", false},
 		{"last block dropped", func() {
 			proxy.OnPrefix("/v1/nodes/", tamperList(func(l *api.NodeList) {
 				if n := find(l, eb.ID); n != nil {

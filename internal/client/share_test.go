@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -706,5 +707,39 @@ func TestShareBadDrop(t *testing.T) {
 	}
 	if _, err := se.drive(t, "alice").ShareRemove(ctx, "/drop", "carol", false); err != nil {
 		t.Fatalf("removing the uploader: %v", err)
+	}
+}
+
+// TestShareGetDuplicateNames: two uploads not yet filed share a name; a
+// viewer's download of the folder refuses to write the second over the
+// first rather than losing one silently.
+func TestShareGetDuplicateNames(t *testing.T) {
+	se := newShareEnv(t, server.Options{}, "alice", "bob", "carol")
+	if _, err := se.drive(t, "alice").Mkdir(ctx, "/drop", false); err != nil {
+		t.Fatal(err)
+	}
+	for u, role := range map[string]crypto.Role{"carol": crypto.RoleUploader, "bob": crypto.RoleViewer} {
+		if _, err := se.drive(t, "alice").ShareAdd(ctx, "/drop", u, role); err != nil {
+			t.Fatal(err)
+		}
+		se.accept(t, u, "alice")
+	}
+	for _, c := range []string{"one", "two"} {
+		se.put(t, "carol", "/shared/alice/drop/same.txt", []byte(c), false)
+	}
+	out := t.TempDir()
+	err := se.drive(t, "bob").Get(ctx, "/shared/alice/drop", out, client.GetOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("download of two same-named uploads: %v", err)
+	}
+	b, rerr := os.ReadFile(filepath.Join(out, "drop", "same.txt"))
+	if rerr != nil || (string(b) != "one" && string(b) != "two") {
+		t.Fatalf("the file that was written: %q, %v", b, rerr)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	if got := client.Printable("a\u202eb\u009bc\x00d"); got != "abcd" {
+		t.Fatalf("Printable: %q", got)
 	}
 }

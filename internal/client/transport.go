@@ -59,7 +59,7 @@ func normalizeServer(raw string) (string, error) {
 // hostile server cannot drive the user's terminal with escape sequences.
 func Printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return -1
 		}
 		return r
