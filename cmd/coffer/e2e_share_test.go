@@ -55,6 +55,10 @@ func TestCLIShareJourney(t *testing.T) {
 		if it["state"] != "pending" || it["owner"] != "alice" {
 			t.Fatalf("item: %v", it)
 		}
+		// IDs are hex: one starting with "-" would be read as a flag.
+		if id, _ := it["id"].(string); len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("share ID %q is not 32 hex digits", id)
+		}
 		mustOK(t, cli(t, bob, "shared", "accept", it["id"].(string)), "accept")
 	}
 	r = mustOK(t, cli(t, carol, "shared", "--json"), "carol shared")
@@ -149,13 +153,20 @@ func TestCLIShareJourney(t *testing.T) {
 	if r.stdout != marker+" budget" {
 		t.Fatalf("viewer reads %q after the rotation", r.stdout)
 	}
-	mustFail(t, cli(t, bob, "shared", "decline", items[0]["id"].(string)), 1, "the owner declines their own share")
+	r = mustFail(t, cli(t, bob, "shared", "decline", items[0]["id"].(string)), 1, "the owner declines their own share")
+	if !strings.Contains(r.stderr, "nothing is shared with you under ID") {
+		t.Fatalf("the owner declines their own share: %q", r.stderr)
+	}
 	srv.stop(t)
 
 	// Zero knowledge: no shared name or content in anything the server wrote.
+	haystacks := serverHaystacks(srv)
+	if len(haystacks) < 5 {
+		t.Fatalf("the search found only %d files to look in", len(haystacks))
+	}
 	var needles [][]byte
 	for _, n := range append(secret, marker, "carol-renamed") {
 		needles = append(needles, []byte(n))
 	}
-	assertAbsent(t, serverHaystacks(srv), needles)
+	assertAbsent(t, haystacks, needles)
 }

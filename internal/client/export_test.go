@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"testing"
 
 	"github.com/coffer-drive/coffer/internal/crypto"
@@ -24,3 +25,12 @@ func SealDropsToStrangeInbox(t testing.TB, d *Drive) {
 	}
 	d.dropInbox = k.Public()
 }
+
+// Raw sends one request with d's session, as a modified client could, so
+// that tests reach the server's own checks.
+func Raw(ctx context.Context, d *Drive, method, path string, in, out any) error {
+	return d.acc.t.do(ctx, method, path, in, out)
+}
+
+// RawID is how share and node IDs appear in API paths.
+func RawID(id []byte) string { return b64(id) }

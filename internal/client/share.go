@@ -175,6 +175,10 @@ type memberShare struct {
 	writers  *writerSet
 }
 
+// shareID is how a share is named to the user: hex, which (unlike
+// base64url) never starts with "-" and so is never taken for a flag.
+func shareID(id []byte) string { return hex.EncodeToString(id) }
+
 // listFingerprint identifies a signed list and who signed it, for the
 // rollback defence (seenVersions).
 func listFingerprint(owner []byte, list, sig []byte) string {
@@ -539,7 +543,7 @@ func (d *Drive) shareInfo(ctx context.Context, sh *ownedShare) (*ShareInfo, erro
 	if err != nil {
 		return nil, err
 	}
-	info := &ShareInfo{ID: b64(sh.share.ID), Path: e.path, Version: sh.list.Version, Problems: sh.problems}
+	info := &ShareInfo{ID: shareID(sh.share.ID), Path: e.path, Version: sh.list.Version, Problems: sh.problems}
 	states := map[string]string{}
 	for _, m := range sh.share.Members {
 		states[m.User] = m.State
@@ -1213,7 +1217,7 @@ func (ms *memberShare) info() *SharedInfo {
 	if st == api.StateAccepted && !ms.accepted {
 		st = api.StatePending
 	}
-	si := &SharedInfo{ID: b64(ms.share.ID), Owner: ms.share.Owner, Name: ms.name, Role: ms.role, Kind: ms.root.Kind, State: st}
+	si := &SharedInfo{ID: shareID(ms.share.ID), Owner: ms.share.Owner, Name: ms.name, Role: ms.role, Kind: ms.root.Kind, State: st}
 	if ms.accepted && ms.name != "" {
 		si.Path = path.Join("/", SharedDir, ms.share.Owner, ms.name)
 	}
@@ -1243,7 +1247,7 @@ func (d *Drive) findShared(ctx context.Context, id string) (*memberShare, error)
 		return nil, err
 	}
 	for _, ms := range shares {
-		if b64(ms.share.ID) == id {
+		if shareID(ms.share.ID) == strings.ToLower(id) {
 			return ms, nil
 		}
 	}
@@ -1271,7 +1275,7 @@ func (d *Drive) Accept(ctx context.Context, id string) (*SharedInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/shared/"+id+"/accept", api.AcceptShareRequest{Acceptance: sig}, nil); err != nil {
+	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/shared/"+b64(ms.share.ID)+"/accept", api.AcceptShareRequest{Acceptance: sig}, nil); err != nil {
 		return nil, fmt.Errorf("accept share %s: %w", id, err)
 	}
 	ms.accepted, ms.me.State = true, api.StateAccepted
@@ -1289,10 +1293,11 @@ func (d *Drive) Accept(ctx context.Context, id string) (*SharedInfo, error) {
 // Decline declines a share (or leaves one accepted before): it disappears
 // from /shared.
 func (d *Drive) Decline(ctx context.Context, id string) error {
-	if _, err := d.findShared(ctx, id); err != nil {
+	ms, err := d.findShared(ctx, id)
+	if err != nil {
 		return err
 	}
-	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/shared/"+id+"/decline", nil, nil); err != nil {
+	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/shared/"+b64(ms.share.ID)+"/decline", nil, nil); err != nil {
 		return fmt.Errorf("decline share %s: %w", id, err)
 	}
 	return nil

@@ -106,8 +106,15 @@ func editList(t *testing.T, raw []byte, edit func(*crypto.ShareList)) []byte {
 // TestShareTamperList: the server adds a member to the signed list or
 // changes a role, in the owner's view and in a member's.
 func TestShareTamperList(t *testing.T) {
-	se := newShareEnv(t, server.Options{}, "alice", "bob", "mallory")
+	// Role checks off, so that the viewer's modified client can put a
+	// record in that only a tampered list would make acceptable.
+	se := newShareEnv(t, server.Options{UnsafeSkipRoleChecks: true}, "alice", "bob", "mallory")
 	sharedTeam(t, se, map[string]crypto.Role{"bob": crypto.RoleViewer})
+	bob := se.drive(t, "bob")
+	client.SkipLocalChecks(bob)
+	if _, err := bob.Mkdir(ctx, "/shared/alice/team/injected", false); err != nil {
+		t.Fatal(err)
+	}
 	// mallory is an account the server controls.
 	malloryFP := [32]byte{1}
 	edits := map[string]func(*crypto.ShareList){
@@ -125,7 +132,7 @@ func TestShareTamperList(t *testing.T) {
 					sl.Shares[i].List = editList(t, sl.Shares[i].List, edit)
 				}
 			}))
-			ownerRefuses(t, se, proxy, "not signed by its owner")
+			ownerRefuses(t, se, proxy, "not signed by its owner", `signed by "bob", who may not write here`)
 			proxy.Reset()
 			proxy.On(api.PathShared, servertest.EditJSON(func(sl *api.SharedList) {
 				for i := range sl.Items {
@@ -198,7 +205,7 @@ func TestShareTamperRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.On(api.PathShares, func([]byte) []byte { return old })
-	ownerRefuses(t, se, proxy, "rolled back")
+	ownerRefuses(t, se, proxy, "rolled back", "")
 	// Bob saw the new list too; the old one, served to him, is refused.
 	if _, err := se.drive(t, "bob").Resolve(ctx, "/shared/alice/team"); err != nil {
 		t.Fatal(err)
@@ -280,8 +287,9 @@ func TestShareTamperGrant(t *testing.T) {
 // ownerRefuses checks how the owner's client, through proxy, treats a
 // share of /team whose list does not verify: the drive opens, the share is
 // reported with the reason, changing it is refused, and nobody but the
-// owner is a writer below it.
-func ownerRefuses(t *testing.T, se *shareEnv, proxy *servertest.Tamper, why string) {
+// owner is a writer below it: listing /team fails with wantList if it is
+// set (a member's record is there), and succeeds otherwise.
+func ownerRefuses(t *testing.T, se *shareEnv, proxy *servertest.Tamper, why, wantList string) {
 	t.Helper()
 	a, err := se.via(t, "alice", proxy)
 	if err != nil {
@@ -298,7 +306,11 @@ func ownerRefuses(t *testing.T, se *shareEnv, proxy *servertest.Tamper, why stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.List(ctx, e); err != nil {
+	_, err = a.List(ctx, e)
+	switch {
+	case wantList == "" && err != nil:
 		t.Fatalf("owner lists /team: %v", err)
+	case wantList != "" && (!errors.Is(err, client.ErrTampered) || !strings.Contains(err.Error(), wantList)):
+		t.Fatalf("owner lists /team: %v, want %q", err, wantList)
 	}
 }

@@ -98,6 +98,9 @@ var keyHistoryTests = []test{
 		if err != nil {
 			t.Fatalf("Children: %v", err)
 		}
+		if len(list) != 2 {
+			t.Fatalf("Children listed %d, want 2", len(list))
+		}
 		for _, c := range list {
 			want := plain.Node
 			if slices.Equal(c.ID, it.Node.ID) {
@@ -296,6 +299,7 @@ var replaceTests = []test{
 		wantItemErr(t, "a child left out", err, meta.ErrConflict, "node", dir.ID)
 		d.checkStored(dir)
 		d.checkStored(a)
+		d.checkStored(b)
 		// A child in the trash counts too (it must stay restorable).
 		err = s.ReplaceRecords(ctx, []meta.NodeReplace{
 			{ID: dir.ID, Update: rekey(dir, "z"), Complete: true},
@@ -303,6 +307,7 @@ var replaceTests = []test{
 		}, nil)
 		wantItemErr(t, "a trashed child left out", err, meta.ErrConflict, "node", dir.ID)
 		d.checkStored(dir)
+		d.checkStored(a)
 		// With every child, it applies.
 		err = s.ReplaceRecords(ctx, []meta.NodeReplace{
 			{ID: dir.ID, Update: rekey(dir, "y"), Complete: true},
@@ -678,6 +683,9 @@ var replaceTests = []test{
 		list, err := s.Children(ctx, dir.ID)
 		if err != nil {
 			t.Fatalf("Children: %v", err)
+		}
+		if len(list) != n {
+			t.Fatalf("Children listed %d, want %d", len(list), n)
 		}
 		for _, c := range list {
 			if c.Version != rounds+1 {
