@@ -92,6 +92,7 @@ type Throttle struct {
 type Store interface {
 	DriveStore
 	ShareStore
+	LinkStore
 	// CreateUser inserts a new account and returns its ID. ErrExists if the name is taken.
 	CreateUser(ctx context.Context, u *User) (int64, error)
 	// UserByName returns the account with this exact name, or ErrNotFound.
@@ -127,8 +128,9 @@ type Store interface {
 	ListSessions(ctx context.Context, userID int64) ([]Session, error)
 	// DeleteSession removes one session of the account, or returns ErrNotFound.
 	DeleteSession(ctx context.Context, userID int64, id string) error
-	// DeleteExpiredSessions removes sessions whose ExpiresAt is before now
-	// and challenges that expired; it returns how many sessions went.
+	// DeleteExpiredSessions removes sessions and link sessions whose
+	// ExpiresAt is before now, and challenges that expired; it returns
+	// how many (account) sessions went.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 
 	// AddDevice remembers a device token hash that has logged in to the

@@ -144,6 +144,13 @@ func TestQueryPlans(t *testing.T) {
 		{"Revisions", `SELECT ` + revisionColumns + ` FROM revisions WHERE node_id = ? ORDER BY seq`, []any{id}},
 		{"ReplaceRecords reads", `SELECT id, volume_id FROM nodes WHERE id IN (?, ?)`, []any{id, id}},
 		{"ReplaceRecords parks", parkQuery + inList(2), []any{id, id}},
+		{"LinksOfOwner", `SELECT ` + linkColumns + ` FROM links WHERE owner_id = ? ORDER BY created_at DESC, rowid DESC`, []any{1}},
+		{"LinkSessionByTokenHash", `SELECT link_id FROM link_sessions WHERE token_hash = ?`, []any{id}},
+		{"RevokeLink sessions", `SELECT token_hash FROM link_sessions WHERE link_id = ?`, []any{id}},
+		{"link block cascade", `SELECT link_id FROM link_blocks WHERE block_id = ?`, []any{id}},
+		{"checkLinkBlocks", `
+			SELECT count(*) FROM link_blocks AS lb JOIN blocks AS b ON b.id = lb.block_id
+			WHERE lb.link_id = ? AND b.owner_id = ? AND b.refs = 0 AND lb.block_id IN (?, ?)`, []any{id, 1, id, id}},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+c.query, c.args...)
 		if err != nil {

@@ -111,8 +111,9 @@ func (s *Store) DeleteSession(ctx context.Context, userID int64, id string) erro
 	return nil
 }
 
-// DeleteExpiredSessions removes the sessions and challenges that expired
-// before now and returns how many sessions went.
+// DeleteExpiredSessions removes the sessions, link sessions and
+// challenges that expired before now and returns how many (account)
+// sessions went.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -121,6 +122,9 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 			return err
 		}
 		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `DELETE FROM link_sessions WHERE expires_at < ?`, micros(now)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM challenges WHERE expires_at < ?`, micros(now))
