@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -46,6 +47,9 @@ type Options struct {
 	// that clients reject what a viewer writes even when the server lets
 	// it through; nothing else sets it.
 	UnsafeSkipRoleChecks bool
+	// Web is the built browser client served at /s/ and /app/ (default:
+	// the one embedded by package webui). Tests set their own.
+	Web fs.FS
 }
 
 // Server serves the API. Create it with New.
@@ -133,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST "+api.PathSharedAccept, s.authed(s.handleAcceptShare))
 	mux.Handle("POST "+api.PathSharedDecline, s.authed(s.handleDeclineShare))
 	mux.Handle("POST "+api.PathRotate, s.authed(s.handleRotate))
+	s.routeWeb(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
