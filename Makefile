@@ -7,17 +7,34 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # fail a clean run with "context deadline exceeded" (golang/go#75804).
 FUZZTIME  ?= 3000x
 
-.PHONY: all build run test vet lint unit fuzz bench vectors clean
+.PHONY: all build run test vet lint unit fuzz bench vectors clean web webtest webdeps
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/coffer
 
-run: build
+# `make run` builds the web client first, so that the binary embeds it.
+run: web
+	$(GO) build -o $(BIN) ./cmd/coffer
 	./$(BIN) serve
 
-test: vet lint unit fuzz
+test: vet lint web webtest unit fuzz
+
+# The browser client (web/: the public link page), built by Vite into
+# internal/webui/dist, which the binary embeds. Without it, `go build`
+# still works and /s/ links answer "the web client is not built".
+web: webdeps
+	cd web && npm run build
+
+# The browser client's unit tests (node): its crypto against the Go
+# vectors in testdata/, and the page's helpers.
+webtest: webdeps
+	cd web && npm test
+
+# npm ci runs only when web/node_modules is missing (CI runs it anyway).
+webdeps:
+	@test -d web/node_modules || (cd web && npm ci --no-audit --no-fund)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
