@@ -96,3 +96,20 @@ export async function hpkeOpen(recipient: XWingKeyPair | CryptoKey, label: strin
     throw new DecryptError();
   }
 }
+
+/**
+ * True if publicKey is an X-Wing public key that parses: 1216 bytes whose
+ * ML-KEM-768 encapsulation key passes the modulus check (Go:
+ * NewPublicKey). Checked by a trial encapsulation, the only way the
+ * library exposes the check.
+ */
+export async function isXWingPublicKey(publicKey: Uint8Array): Promise<boolean> {
+  if (publicKey.length !== XWING_PUBLIC_KEY_SIZE) return false;
+  const kem = suite().kem as XWing;
+  try {
+    await kem.encap({ recipientPublicKey: await kem.deserializePublicKey(copyBytes(publicKey).buffer) });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Reading and writing one revision of a file, block by block (crypto.md
+ * §12.4 "Reading a file" and "Writing"), without holding the whole file.
+ *
+ * RevisionReader: head check, content key (current key or history),
+ * attributes, manifest check; then each block in order: ID check, open,
+ * trim, and at the end the whole-plaintext SHA-256.
+ *
+ * RevisionWriter: a fresh content key; blocks sealed in order with random
+ * nonces; attributes and the wrapped content key; the unsigned revision
+ * record.
+ */
+
+import { createSHA256, type IHasher } from 'hash-wasm';
+import { bytesEqual, ctEqual, toHex, type Bytes } from './bytes.ts';
+import {
+  BLOCK_SIZE,
+  BlockSealer,
+  blockCount,
+  blockID,
+  lastBlockLen,
+  newContentKey,
+  openAttrs,
+  openContentKeyWithHistory,
+  sealAttrs,
+  sealContentKey,
+  type Attrs,
+} from './content.ts';
+import { CofferCryptoError, DecryptError } from './errors.ts';
+import { type NodeRecord } from './record.ts';
+import { checkManifest, matchesHead, type RevisionRecord } from './revision.ts';
+import { newID, type NodeKeys } from './tree.ts';
+
+/** Decrypts the head revision of a verified file record, block by block, in order. */
+export class RevisionReader {
+  private next = 0;
+  private constructor(
+    /** The opened attributes (size, modification time, SHA-256). */
+    readonly attrs: Attrs,
+    /** The revision record (its block IDs are the manifest). */
+    readonly revision: RevisionRecord,
+    private readonly sealer: BlockSealer,
+    private readonly hasher: IHasher,
+  ) {}
+
+  /**
+   * Opens the head revision `head` of the file record `file`, which the
+   * caller has verified (and whose author it has checked), with the file's
+   * node keys. Runs the head check (matchesHead), opens the content key
+   * under the current key or the key history, opens the attributes and
+   * checks the block count. Throws BadRecordError, DecryptError or
+   * BadManifestError.
+   */
+  static async open(fileKeys: NodeKeys, file: NodeRecord, head: RevisionRecord): Promise<RevisionReader> {
+    matchesHead(head, file);
+    const { contentKey } = await openContentKeyWithHistory(
+      fileKeys,
+      head.volume,
+      head.node,
+      head.revision,
+      head.sealedContentKey,
+      file.keyHistory,
+    );
+    const attrs = await openAttrs(contentKey, head.volume, head.node, head.revision, head.sealedAttrs);
+    checkManifest(head, attrs);
+    const sealer = await BlockSealer.create(contentKey, head.volume, head.node, head.revision);
+    contentKey.fill(0);
+    const hasher = await createSHA256();
+    hasher.init();
+    return new RevisionReader(attrs, head, sealer, hasher);
+  }
+
+  /** The plaintext size in bytes (files above 2^53 bytes are not supported here). */
+  get size(): number {
+    return Number(this.attrs.size);
+  }
+
+  /** Number of blocks to fetch. */
+  get blockCount(): number {
+    return this.revision.blocks.length;
+  }
+
+  /** Block i's ID as 64 hex digits (as the block endpoints name it). */
+  blockIDHex(i: number): string {
+    return toHex(this.revision.blocks[i]!);
+  }
+
+  /**
+   * Checks and opens block `index`, which must be the next one (0, 1, ...):
+   * SHA-256(block) must be the manifest's ID; the block opens at that index
+   * with the last flag from the manifest; the last block is trimmed to the
+   * real size. Every failure is DecryptError.
+   */
+  async openBlock(index: number, block: Uint8Array): Promise<Bytes> {
+    if (index !== this.next || index >= this.blockCount) throw new CofferCryptoError(`block ${index} out of order (want ${this.next})`);
+    if (!bytesEqual(await blockID(block), this.revision.blocks[index]!)) throw new DecryptError(`block ${index}: ID does not match the manifest`);
+    const last = index === this.blockCount - 1;
+    let pt = await this.sealer.open(block, index, last);
+    if (last) pt = pt.subarray(0, lastBlockLen(this.attrs.size));
+    this.hasher.update(pt);
+    this.next++;
+    return pt;
+  }
+
+  /** After the last block: checks the SHA-256 of the whole plaintext against the attributes (DecryptError). */
+  finish(): void {
+    if (this.next !== this.blockCount) throw new CofferCryptoError(`read ${this.next} of ${this.blockCount} blocks`);
+    if (!ctEqual(this.hasher.digest('binary'), this.attrs.sha256)) throw new DecryptError('the file does not match its SHA-256');
+  }
+}
+
+/** A sealed block and its ID, ready to upload. */
+export interface SealedBlock {
+  index: number;
+  block: Bytes;
+  id: Bytes;
+}
+
+/** Encrypts a new revision block by block, in order. */
+export class RevisionWriter {
+  private next = 0;
+  private written = 0;
+  private readonly ids: Uint8Array[] = [];
+  private done = false;
+  private constructor(
+    private readonly opts: { fileKeys: NodeKeys; volume: Uint8Array; node: Uint8Array; seq: number | bigint; author: string; size: number; modTime: bigint },
+    /** The new revision's ID. */
+    readonly revision: Bytes,
+    private readonly contentKey: Bytes,
+    private readonly sealer: BlockSealer,
+    private readonly hasher: IHasher,
+    /** Number of blocks the file has: ceil(size / 4 MiB). */
+    readonly blockCount: number,
+  ) {}
+
+  /**
+   * Starts a revision of `size` bytes of file `node` (whose current node
+   * keys are fileKeys) with a fresh revision ID and content key.
+   * seq is the previous head's + 1 (1 for a new file); author is the
+   * signer's name (for a link upload, linkAuthor(link ID)); modTime in Unix
+   * nanoseconds.
+   */
+  static async create(opts: {
+    fileKeys: NodeKeys;
+    volume: Uint8Array;
+    node: Uint8Array;
+    seq: number | bigint;
+    author: string;
+    size: number;
+    modTime: bigint;
+  }): Promise<RevisionWriter> {
+    if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw new CofferCryptoError('file size out of range');
+    const n = blockCount(opts.size);
+    if (n < 0) throw new CofferCryptoError('file too large');
+    const revision = newID();
+    const contentKey = newContentKey();
+    const sealer = await BlockSealer.create(contentKey, opts.volume, opts.node, revision);
+    const hasher = await createSHA256();
+    hasher.init();
+    return new RevisionWriter(opts, revision, contentKey, sealer, hasher, n);
+  }
+
+  /**
+   * Seals block `index` (the next one): every block but the last is exactly
+   * 4 MiB, the last holds the rest. Returns the block and its ID.
+   */
+  async sealBlock(index: number, plaintext: Uint8Array): Promise<SealedBlock> {
+    if (this.done || index !== this.next || index >= this.blockCount) throw new CofferCryptoError(`block ${index} out of order (want ${this.next} of ${this.blockCount})`);
+    const last = index === this.blockCount - 1;
+    const want = last ? lastBlockLen(this.opts.size) : BLOCK_SIZE;
+    if (plaintext.length !== want) throw new CofferCryptoError(`block ${index} has ${plaintext.length} bytes, want ${want} (did the file change?)`);
+    this.hasher.update(plaintext);
+    const block = await this.sealer.seal(plaintext, index, last);
+    const id = await blockID(block);
+    this.ids.push(id);
+    this.written += plaintext.length;
+    this.next++;
+    return { index, block, id };
+  }
+
+  /**
+   * After the last block: seals the attributes and the content key and
+   * returns the revision record, unsigned (sign it with signRevisionRecord,
+   * or signLinkRevisionRecord for a link upload). Its revisionDigest goes in
+   * the node record.
+   */
+  async finish(): Promise<RevisionRecord> {
+    if (this.done) throw new CofferCryptoError('revision already finished');
+    if (this.next !== this.blockCount || this.written !== this.opts.size) throw new CofferCryptoError(`sealed ${this.next} of ${this.blockCount} blocks`);
+    this.done = true;
+    const { volume, node, fileKeys, seq, author, modTime } = this.opts;
+    const sha256 = this.hasher.digest('binary');
+    const sealedAttrs = await sealAttrs(this.contentKey, volume, node, this.revision, { size: BigInt(this.opts.size), modTime, sha256 });
+    const sealedContentKey = await sealContentKey(fileKeys, volume, node, this.revision, this.contentKey);
+    this.contentKey.fill(0);
+    return { volume, node, revision: this.revision, seq, sealedContentKey, blocks: this.ids, sealedAttrs, author };
+  }
+}
