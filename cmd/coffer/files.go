@@ -175,15 +175,22 @@ func localSize(paths []string) int64 {
 func (a *app) putCmd() *cobra.Command {
 	var overwrite, quiet bool
 	cmd := &cobra.Command{
-		Use:   "put LOCAL... REMOTE",
-		Short: "Upload files or folders (recursively)",
+		Use:   "put LOCAL... (REMOTE | URL)",
+		Short: "Upload files or folders (recursively), or files into a file request",
 		Long: `Upload files or folders. If REMOTE is an existing folder, the sources go
 inside it; otherwise a single source is uploaded as REMOTE. Folders are
 uploaded recursively with each file's modification time. An existing file is
-an error unless --overwrite is given, which adds a new version.`,
+an error unless --overwrite is given, which adds a new version.
+
+With a link URL of a file request (coffer link create --upload-only) instead
+of REMOTE, the files are uploaded into it with no account; the password, if
+the link has one, comes from COFFER_LINK_PASSWORD or is asked for.`,
 		Args: args(2, -1),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			locals, remote := argv[:len(argv)-1], argv[len(argv)-1]
+			if isLinkURL(remote) {
+				return a.putLink(cmd, locals, remote, quiet)
+			}
 			d, err := a.drive(cmd)
 			if err != nil {
 				return err
@@ -205,13 +212,28 @@ an error unless --overwrite is given, which adds a new version.`,
 func (a *app) getCmd() *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "get REMOTE LOCAL",
-		Short: "Download a file or folder",
+		Use:   "get (REMOTE LOCAL | URL [LOCAL])",
+		Short: "Download a file or folder, or what a link gives",
 		Long: `Download a file or folder. If LOCAL is an existing folder, the download
 goes inside it. Every block is authenticated; a file appears under its name
-only once all of it checked out.`,
-		Args: args(2, 2),
+only once all of it checked out.
+
+With a link URL (https://HOST/s/ID#SECRET) it downloads what the link gives
+with no account, into the current folder unless LOCAL is given; the
+password, if the link has one, comes from COFFER_LINK_PASSWORD or is asked
+for.`,
+		Args: args(1, 2),
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			if isLinkURL(argv[0]) {
+				local := ""
+				if len(argv) == 2 {
+					local = argv[1]
+				}
+				return a.getLink(cmd, argv[0], local, quiet)
+			}
+			if len(argv) != 2 {
+				return usageError{errors.New("get needs REMOTE and LOCAL (or a link URL)")}
+			}
 			d, err := a.drive(cmd)
 			if err != nil {
 				return err

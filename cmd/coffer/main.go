@@ -67,7 +67,8 @@ their contents.
 This one binary runs the server (coffer serve) and every client command.
 
 Environment variables replace prompts: COFFER_SERVER, COFFER_USER,
-COFFER_PASSWORD, COFFER_NEW_PASSWORD, COFFER_RECOVERY_KEY, and
+COFFER_PASSWORD, COFFER_NEW_PASSWORD, COFFER_RECOVERY_KEY,
+COFFER_LINK_PASSWORD (the password of a protected link), and
 COFFER_CONFIG_DIR (where the session is kept).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -96,6 +97,7 @@ COFFER_CONFIG_DIR (where the session is kept).`,
 		a.restoreVersionCmd(),
 		a.shareCmd(),
 		a.sharedCmd(),
+		a.linkCmd(),
 		a.adminCmd(),
 	)
 	return root

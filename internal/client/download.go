@@ -114,7 +114,7 @@ func (d *Drive) getFiles(ctx context.Context, files []*Entry, local string, prog
 	for _, f := range files {
 		// A batch names no file, so it holds only this account's own
 		// blocks; files of a share come one by one.
-		if f.via != nil || len(f.Head.Blocks) != 1 || f.Attrs.Size > smallFile {
+		if f.via != nil || d.link != nil || len(f.Head.Blocks) != 1 || f.Attrs.Size > smallFile {
 			continue
 		}
 		n := crypto.SealedBlockSize(crypto.PadmeLen(int(f.Attrs.Size))) + 36
@@ -355,7 +355,10 @@ func (d *Drive) fetchBlock(ctx context.Context, e *Entry, opener *crypto.BlockSe
 		var buf bytes.Buffer
 		buf.Grow(crypto.SealedBlockSize(want))
 		p := "/v1/blocks/" + hex.EncodeToString(id)
-		if e.via != nil {
+		switch {
+		case d.link != nil:
+			p = d.link.path("/blocks/"+hex.EncodeToString(id)) + "?node=" + b64(e.ID)
+		case e.via != nil:
 			// Not this account's block: the server lets a member read
 			// it through the shared file it belongs to.
 			p += "?node=" + b64(e.ID)

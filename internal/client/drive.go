@@ -65,6 +65,14 @@ type Drive struct {
 	// makes before asking the server; only tests set it, to play a
 	// modified client.
 	skipLocalChecks bool
+	// link is set when the drive is a public link's view of another
+	// account's node (OpenLink): it reads through the link's endpoints
+	// and has no account.
+	link *linkView
+	// linkInboxes are the inboxes of this account's upload links, by
+	// folder node ID, for folders that have no share inbox (a share's
+	// inbox takes its folder's links in).
+	linkInboxes map[string]*inbox
 }
 
 // Entry is a node whose record, name and key this client has verified.
@@ -171,6 +179,9 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 		return nil, err
 	}
 	if err := d.loadOwnedShares(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.loadLinkInboxes(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -346,7 +357,7 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 		key crypto.NodeKey
 	)
 	if drop {
-		ik, err := parent.inbox.open(parent)
+		ik, err := parent.inbox.keyFor(parent, n.Author)
 		if err != nil {
 			return fail("inbox", err)
 		}
@@ -441,7 +452,7 @@ func (d *Drive) verifyRevision(e *Entry, r *api.Revision) (crypto.Attrs, error) 
 	if err != nil && e.inFolder != nil && r.Seq == 1 {
 		// An uploader writes a file's first revision only (it came as
 		// a drop); it can write nothing later.
-		if k, ok := e.inFolder.uploaders[r.Author]; ok {
+		if k, ok := e.inFolder.uploader(r.Author); ok {
 			pub, err = k, nil
 		}
 	}
@@ -552,7 +563,7 @@ func (d *Drive) list(ctx context.Context, dir *Entry, withHeads bool) ([]*Entry,
 		return nil, fmt.Errorf("list %s: you are an uploader of %q shared by %s; you can add files to it, not list or read it", dir.path, dir.via.name, dir.via.share.Owner)
 	}
 	var list api.NodeList
-	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(dir.ID)+"/children", nil, &list); err != nil {
+	if err := d.acc.t.do(ctx, http.MethodGet, d.childrenPath(dir.ID), nil, &list); err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir.path, err)
 	}
 	if _, err := dir.nodeKeys(); err != nil {
@@ -612,7 +623,7 @@ func (d *Drive) child(ctx context.Context, dir *Entry, name string) (*Entry, err
 	}
 	h := crypto.NameHash(pk, name)
 	var list api.NodeList
-	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(dir.ID)+"/children?name_hash="+b64(h[:]), nil, &list); err != nil {
+	if err := d.acc.t.do(ctx, http.MethodGet, d.childrenPath(dir.ID)+"?name_hash="+b64(h[:]), nil, &list); err != nil {
 		return nil, fmt.Errorf("look up %s: %w", path.Join(dir.path, name), err)
 	}
 	if len(list.Nodes) == 0 {
@@ -664,7 +675,7 @@ func SplitPath(p string) ([]string, error) {
 // walk from there: the root of the account's drive, or for a path under
 // /shared the shared item (or a folder of /shared itself).
 func (d *Drive) start(ctx context.Context, parts []string) (*Entry, []string, error) {
-	if len(parts) == 0 || parts[0] != SharedDir {
+	if len(parts) == 0 || parts[0] != SharedDir || d.link != nil {
 		return d.root, parts, nil
 	}
 	n := min(len(parts), 3)

@@ -105,7 +105,8 @@ func (s *seenVersions) record(id []byte, version uint64, fp string) {
 func (s *seenVersions) save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.dirty {
+	if !s.dirty || s.cfg == nil {
+		// A link's view keeps nothing (cfg nil): it has no account.
 		return nil
 	}
 	if err := s.cfg.write(s.name, s.v); err != nil {

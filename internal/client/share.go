@@ -114,6 +114,34 @@ type inbox struct {
 	// filed is set once this run has filed the folder's drops, so that
 	// looking up a missing name does not list the folder again.
 	filed bool
+	// links are the owner's upload links into the folder, by their
+	// anonymous author name: each has its own signing and inbox key,
+	// from the owner's own record of the link (docs/crypto.md 13.13).
+	links map[string]*linkInbox
+}
+
+// uploader returns the key of a signer of drops into the folder: an
+// uploader of its share, or one of its upload links.
+func (in *inbox) uploader(author string) (crypto.VerifyKey, bool) {
+	if k, ok := in.uploaders[author]; ok {
+		return k, true
+	}
+	if l := in.links[author]; l != nil {
+		return l.sign, true
+	}
+	return crypto.VerifyKey{}, false
+}
+
+// keyFor returns the private key that opens a drop by author: its
+// link's, or the share's inbox key.
+func (in *inbox) keyFor(folder *Entry, author string) (*crypto.InboxKey, error) {
+	if l := in.links[author]; l != nil {
+		return l.key, nil
+	}
+	if len(in.public) == 0 {
+		return nil, errors.New("the folder has no inbox for this uploader")
+	}
+	return in.open(folder)
 }
 
 // open returns the inbox's private key, opened under the folder's keys.
@@ -376,6 +404,9 @@ func (d *Drive) inherit(e, parent *Entry) {
 				e.writers = &writerSet{keys: sh.editors, up: parent.writers}
 			}
 			e.inbox = sh.inbox
+		}
+		if e.inbox == nil {
+			e.inbox = d.linkInboxes[string(e.ID)]
 		}
 	}
 }
@@ -1440,7 +1471,7 @@ func (d *Drive) dropAuthorKey(folder *Entry, author string) (crypto.VerifyKey, e
 	if folder.inbox == nil {
 		return crypto.VerifyKey{}, errors.New("an inbox upload in a folder that has no inbox")
 	}
-	if k, ok := folder.inbox.uploaders[author]; ok {
+	if k, ok := folder.inbox.uploader(author); ok {
 		return k, nil
 	}
 	return d.authorKey(folder, author)
@@ -1501,7 +1532,7 @@ func (d *Drive) fileDrop(ctx context.Context, dir *Entry, e *Entry, taken map[st
 	if err != nil {
 		return err
 	}
-	ik, err := dir.inbox.open(dir)
+	ik, err := dir.inbox.keyFor(dir, e.Author)
 	if err != nil {
 		return err
 	}

@@ -661,7 +661,11 @@ func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, siz
 				}
 				id := crypto.BlockID(blk)
 				ids[j.index] = id
-				if err := u.d.acc.t.doRaw(reqCtx, http.MethodPut, "/v1/blocks/"+hex.EncodeToString(id[:]), "application/octet-stream", bytes.NewReader(blk), int64(len(blk)), nil); err != nil {
+				p := "/v1/blocks/" + hex.EncodeToString(id[:])
+				if u.d.link != nil {
+					p = u.d.link.path("/blocks/" + hex.EncodeToString(id[:]))
+				}
+				if err := u.d.acc.t.doRaw(reqCtx, http.MethodPut, p, "application/octet-stream", bytes.NewReader(blk), int64(len(blk)), nil); err != nil {
 					cancel(fmt.Errorf("upload block %d of %s: %w", j.index, local, err))
 					continue
 				}

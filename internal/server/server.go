@@ -137,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST "+api.PathSharedAccept, s.authed(s.handleAcceptShare))
 	mux.Handle("POST "+api.PathSharedDecline, s.authed(s.handleDeclineShare))
 	mux.Handle("POST "+api.PathRotate, s.authed(s.handleRotate))
+	s.routeLinks(mux)
 	s.routeWeb(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
