@@ -56,10 +56,10 @@ type LinkInfo struct {
 	State    string
 	// Downloads counts openings of a read link; Files and Bytes what was
 	// dropped into a file request.
-	Downloads, MaxDownloads  int64
-	Files, MaxFiles          int64
-	Bytes, MaxBytes          int64
-	Problem                  string
+	Downloads, MaxDownloads   int64
+	Files, MaxFiles           int64
+	Bytes, MaxBytes           int64
+	Problem                   string
 	volume, node, ownerRecord []byte
 }
 
