@@ -31,9 +31,12 @@ const (
 
 func toMetaCreds(c api.Credentials) meta.Credentials {
 	return meta.Credentials{
-		Salt: c.Salt, Verifier: c.Verifier, SealedKeys: c.SealedKeys, Epoch: c.Epoch,
-		KDF: meta.KDF{MemoryKiB: c.KDF.MemoryKiB, Iterations: c.KDF.Iterations, Parallelism: c.KDF.Parallelism},
+		Salt: c.Salt, Verifier: c.Verifier, SealedKeys: c.SealedKeys, Epoch: c.Epoch, KDF: metaKDF(c.KDF),
 	}
+}
+
+func metaKDF(k api.KDF) meta.KDF {
+	return meta.KDF{MemoryKiB: k.MemoryKiB, Iterations: k.Iterations, Parallelism: k.Parallelism}
 }
 
 func kdfParams(k api.KDF) crypto.KDFParams {
@@ -48,14 +51,8 @@ func apiKDF(k meta.KDF) api.KDF {
 // they match a password (it never sees one) but refuses malformed or weak
 // ones, so a buggy client cannot lock its user out.
 func (s *Server) checkCredentials(c api.Credentials, wantEpoch uint32) error {
-	if len(c.Salt) != crypto.SaltSize {
-		return badRequest("salt must be %d bytes", crypto.SaltSize)
-	}
-	if c.KDF.Alg != api.KDFArgon2id {
-		return badRequest("unsupported KDF %q; want %q", c.KDF.Alg, api.KDFArgon2id)
-	}
-	if err := kdfParams(c.KDF).Check(); err != nil {
-		return badRequest("KDF parameters: %v", err)
+	if err := checkKDF(c.Salt, c.KDF); err != nil {
+		return err
 	}
 	if len(c.Verifier) != s.group.Size() {
 		return badRequest("verifier must be %d bytes", s.group.Size())
@@ -65,6 +62,22 @@ func (s *Server) checkCredentials(c api.Credentials, wantEpoch uint32) error {
 	}
 	if c.Epoch != wantEpoch {
 		return badRequest("credential epoch must be %d", wantEpoch)
+	}
+	return nil
+}
+
+// checkKDF refuses a salt and Argon2id parameters that clients would
+// refuse: outside the floor and ceiling of docs/crypto.md §3, which
+// accounts and links share.
+func checkKDF(salt []byte, k api.KDF) error {
+	if len(salt) != crypto.SaltSize {
+		return badRequest("salt must be %d bytes", crypto.SaltSize)
+	}
+	if k.Alg != api.KDFArgon2id {
+		return badRequest("unsupported KDF %q; want %q", k.Alg, api.KDFArgon2id)
+	}
+	if err := kdfParams(k).Check(); err != nil {
+		return badRequest("KDF parameters: %v", err)
 	}
 	return nil
 }

@@ -33,7 +33,11 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *meta.Session
 	})
 }
 
-func (s *Server) authenticate(r *http.Request) (*meta.Session, error) {
+// bearerHash returns the SHA-256 of the request's bearer token, or
+// errUnauthorized if it has none of the right form. Only the hash is
+// stored, so a leaked database yields no usable token; looking up a
+// SHA-256 by index leaks nothing useful by timing.
+func bearerHash(r *http.Request) ([]byte, error) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return nil, errUnauthorized
@@ -42,10 +46,16 @@ func (s *Server) authenticate(r *http.Request) (*meta.Session, error) {
 	if err != nil || len(raw) != tokenSize {
 		return nil, errUnauthorized
 	}
-	// Only the hash is stored, so a leaked database yields no usable
-	// token; looking up a SHA-256 by index leaks nothing useful by timing.
 	h := sha256.Sum256(raw)
-	sess, err := s.store.SessionByTokenHash(r.Context(), h[:])
+	return h[:], nil
+}
+
+func (s *Server) authenticate(r *http.Request) (*meta.Session, error) {
+	h, err := bearerHash(r)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.store.SessionByTokenHash(r.Context(), h)
 	if errors.Is(err, meta.ErrNotFound) {
 		return nil, errUnauthorized
 	}

@@ -263,40 +263,45 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request, sess *me
 		s.writeError(w, r, err)
 		return
 	}
-	n := a.node
-	if h := r.URL.Query().Get("name_hash"); h != "" {
-		hash, err := base64.RawURLEncoding.DecodeString(h)
+	out, err := s.childList(ctx, a.node, r.URL.Query().Get("name_hash"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// childList is the answer of a listing of folder n: its active children,
+// files with their heads, or with nameHash (unpadded base64url) set the
+// one child with that name hash, or none.
+func (s *Server) childList(ctx context.Context, n *meta.Node, nameHash string) (api.NodeList, error) {
+	if nameHash != "" {
+		hash, err := base64.RawURLEncoding.DecodeString(nameHash)
 		if err != nil || len(hash) != 32 {
-			s.writeError(w, r, badRequest("name_hash must be 32 bytes in unpadded base64url"))
-			return
+			return api.NodeList{}, badRequest("name_hash must be 32 bytes in unpadded base64url")
 		}
 		c, err := s.store.ChildByNameHash(ctx, n.ID, hash)
 		if err != nil && !errors.Is(err, meta.ErrNotFound) {
-			s.writeError(w, r, fmt.Errorf("look up child: %w", err))
-			return
+			return api.NodeList{}, fmt.Errorf("look up child: %w", err)
 		}
 		out := api.NodeList{Nodes: []api.Node{}}
 		if err == nil {
 			an, err := s.withHead(ctx, c)
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return api.NodeList{}, err
 			}
 			out.Nodes = append(out.Nodes, an)
 		}
-		writeJSON(w, http.StatusOK, out)
-		return
+		return out, nil
 	}
 	kids, err := s.store.Children(ctx, n.ID)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("list children: %w", err))
-		return
+		return api.NodeList{}, fmt.Errorf("list children: %w", err)
 	}
 	// One query for every head, not one per file.
 	heads, err := s.store.HeadRevisions(ctx, n.ID)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("list head revisions: %w", err))
-		return
+		return api.NodeList{}, fmt.Errorf("list head revisions: %w", err)
 	}
 	byID := make(map[string]*meta.Revision, len(heads))
 	for i := range heads {
@@ -308,13 +313,12 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request, sess *me
 		if kids[i].RevisionID != nil {
 			h := byID[string(kids[i].RevisionID)]
 			if h == nil {
-				s.writeError(w, r, fmt.Errorf("head revision of %x is missing", kids[i].ID))
-				return
+				return api.NodeList{}, fmt.Errorf("head revision of %x is missing", kids[i].ID)
 			}
 			out.Nodes[i].Head = toAPIRevision(h)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func (s *Server) handleCreateNodes(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
@@ -639,24 +643,35 @@ func (s *Server) handlePutBlock(w http.ResponseWriter, r *http.Request, sess *me
 		s.writeError(w, r, err)
 		return
 	}
-	body := &countingReader{r: http.MaxBytesReader(w, r.Body, api.MaxBlockBytes)}
-	if err := s.blobs.Put(ctx, id, body); err != nil {
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			s.writeError(w, r, &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("a block is at most %d bytes", api.MaxBlockBytes)})
-		case errors.Is(err, blob.ErrCorrupt):
-			s.writeError(w, r, badRequest("block %s: its content does not hash to its ID", id))
-		default:
-			s.writeError(w, r, fmt.Errorf("store block %s: %w", id, err))
-		}
+	n, err := s.receiveBlock(w, r, id)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	if err := s.recordBlock(ctx, sess.UserID, id, body.n); err != nil {
+	if err := s.recordBlock(ctx, sess.UserID, id, n); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+// receiveBlock stores the request body as block id, durably, if it hashes
+// to id and is at most a block's size, and returns its size. The caller
+// records it in the store next.
+func (s *Server) receiveBlock(w http.ResponseWriter, r *http.Request, id blob.ID) (int64, error) {
+	body := &countingReader{r: http.MaxBytesReader(w, r.Body, api.MaxBlockBytes)}
+	if err := s.blobs.Put(r.Context(), id, body); err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return 0, &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("a block is at most %d bytes", api.MaxBlockBytes)}
+		case errors.Is(err, blob.ErrCorrupt):
+			return 0, badRequest("block %s: its content does not hash to its ID", id)
+		default:
+			return 0, fmt.Errorf("store block %s: %w", id, err)
+		}
+	}
+	return body.n, nil
 }
 
 // checkRoom refuses early, before reading a body, an upload that cannot fit.
@@ -691,7 +706,13 @@ func (s *Server) recordBlocks(ctx context.Context, userID int64, blocks []blob.B
 			infos[i].Size = size
 		}
 	}
-	err := s.store.AddBlocks(ctx, userID, infos, s.now())
+	return s.settleBlocks(ctx, infos, s.store.AddBlocks(ctx, userID, infos, s.now()))
+}
+
+// settleBlocks follows up on recording stored blocks, which failed if
+// err is not nil: then the bytes that no account had before are removed
+// again (never another account's), and err is turned into an answer.
+func (s *Server) settleBlocks(ctx context.Context, infos []meta.BlockInfo, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -717,7 +738,7 @@ func (s *Server) recordBlocks(ctx context.Context, userID int64, blocks []blob.B
 		// With random keys and nonces only a deliberate copy collides.
 		return &httpError{status: http.StatusConflict, code: api.CodeConflict, message: "a block with this ID belongs to another account"}
 	}
-	return fmt.Errorf("record %d block(s): %w", len(blocks), err)
+	return fmt.Errorf("record %d block(s): %w", len(infos), err)
 }
 
 type countingReader struct {
@@ -823,6 +844,12 @@ func (s *Server) handleGetBlock(w http.ResponseWriter, r *http.Request, sess *me
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no block %s", id)})
 		return
 	}
+	s.sendBlock(w, r, id)
+}
+
+// sendBlock answers with the bytes of block id, which the caller may read.
+func (s *Server) sendBlock(w http.ResponseWriter, r *http.Request, id blob.ID) {
+	ctx := r.Context()
 	rc, err := s.blobs.Get(ctx, id)
 	if errors.Is(err, blob.ErrNotFound) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("block %s is missing from storage", id)})
