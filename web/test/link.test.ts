@@ -19,7 +19,6 @@ import {
   linkKeysFromPW,
   linkVerifier,
   newLinkID,
-  newLinkSecret,
   openLinkOwnerRecord,
   openLinkPayload,
   parseLinkAuthor,
@@ -35,6 +34,9 @@ import {
   type LinkPayload,
 } from '../src/crypto/link.ts';
 import { finishLinkDrop, prepareLinkDrop } from '../src/crypto/linkdrop.ts';
+import { LinkLogin } from '../src/crypto/linklogin.ts';
+import { toBase64 } from '../src/crypto/bytes.ts';
+import { SRPBadProofError } from '../src/crypto/errors.ts';
 import { RevisionReader, RevisionWriter } from '../src/crypto/file.ts';
 import { nameHash, sealName } from '../src/crypto/names.ts';
 import {
@@ -428,5 +430,54 @@ describe('upload links (anonymous drops)', () => {
     await rejectsWith(openLinkOwnerRecord(self, ID, volume, folderID, LINK_READ, flip(read, 20)), DecryptError);
     await assert.rejects(sealLinkOwnerRecord(self, ID, volume, folderID, LINK_READ, { secret: SECRET, password: '', signPublic: ownerPub, inboxSeed: new Uint8Array(0) }));
     await assert.rejects(sealLinkOwnerRecord(self, ID, volume, folderID, LINK_UPLOAD, { secret: SECRET, password: '', signPublic: ownerPub, inboxSeed: new Uint8Array(31) }));
+  });
+});
+
+describe('LinkLogin (the protocol steps of opening a link)', () => {
+  const salt = new Uint8Array(16).fill(9);
+  const info = (o: Partial<{ id: string; kind: number; password: boolean; alg: string; m: number; salt: Uint8Array }> = {}) => ({
+    id: o.id ?? toBase64(ID), kind: o.kind ?? LINK_READ, password: o.password ?? true, salt: toBase64(o.salt ?? salt),
+    kdf: { alg: o.alg ?? 'argon2id', memory_kib: o.m ?? 65536, iterations: 3, parallelism: 1 },
+  });
+  const url = { base: 'https://coffer.example', id: ID, secret: SECRET };
+  async function serve(login: LinkLogin, o: { kind?: number; node?: Uint8Array; m2?: 'bad' } = {}) {
+    const keys = await keysFor('pw');
+    const server = srpServer(linkVerifier(keys), randomBytes(32));
+    const m1 = login.finish(server.B);
+    const { M1, M2 } = server.proofs(login.A, linkAuthor(ID), salt);
+    assert.deepEqual(m1, M1);
+    const payload = await sealLinkPayload(keys, ID, volume, folderID, { kind: LINK_READ, owner: 'alice', ownerIdentity: ownerPub, minVersion: 3n, nodeKey: folderKey, name: 'Shared' });
+    return {
+      m2: toBase64(o.m2 ? flip(M2, 0) : M2), token: 't', volume: toBase64(volume), node: toBase64(o.node ?? folderID),
+      kind: o.kind ?? LINK_READ, payload: toBase64(payload),
+    };
+  }
+  it('opens a link with a password', async () => {
+    const login = await LinkLogin.start(url, info(), 'pw');
+    const link = await login.complete(await serve(login));
+    assert.equal(link.payload.name, 'Shared');
+    assert.deepEqual(link.node, folderID);
+    assert.equal(link.token, 't');
+  });
+  it('refuses info for another link, an unknown kind, another KDF, weak parameters, a bad salt', async () => {
+    await assert.rejects(LinkLogin.start(url, info({ id: toBase64(newLinkID()) }), 'pw'), CofferCryptoError);
+    await assert.rejects(LinkLogin.start(url, info({ kind: 3 }), 'pw'), CofferCryptoError);
+    await assert.rejects(LinkLogin.start(url, info({ alg: 'pbkdf2' }), 'pw'), WeakKDFError);
+    await assert.rejects(LinkLogin.start(url, info({ m: 1024 }), 'pw'), WeakKDFError);
+    await assert.rejects(LinkLogin.start(url, info({ m: 1 << 21 }), 'pw'), KDFTooCostlyError);
+    await assert.rejects(LinkLogin.start(url, info({ salt: new Uint8Array(8) }), 'pw'), CofferCryptoError);
+  });
+  it('refuses a wrong M2, a changed kind and a payload for another node', async () => {
+    let login = await LinkLogin.start(url, info(), 'pw');
+    await assert.rejects(login.complete(await serve(login, { m2: 'bad' })), SRPBadProofError);
+    login = await LinkLogin.start(url, info(), 'pw');
+    await assert.rejects(login.complete(await serve(login, { kind: LINK_UPLOAD })), CofferCryptoError);
+    login = await LinkLogin.start(url, info(), 'pw');
+    await rejectsWith(login.complete(await serve(login, { node: fileID })), DecryptError);
+  });
+  it('a wrong password: M1 differs, so the server refuses (and M2 could not verify)', async () => {
+    const login = await LinkLogin.start(url, info(), 'wrong');
+    const fin = await serve(login).catch((e) => e);
+    assert.ok(fin instanceof assert.AssertionError);
   });
 });

@@ -18,7 +18,6 @@ import {
   signNodeRecord,
   validateNodeRecord,
   verifyNodeRecord,
-  type NodeRecord,
 } from '../src/crypto/record.ts';
 import { NodeKeys, openRootKey, sealRootKey, unwrapNodeKey, wrapNodeKey } from '../src/crypto/tree.ts';
 import { ed25519PublicKey } from '../src/crypto/ed25519.ts';

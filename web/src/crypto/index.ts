@@ -20,3 +20,4 @@ export * from './file.ts';
 export * from './inbox.ts';
 export * from './link.ts';
 export * from './linkdrop.ts';
+export * from './linklogin.ts';

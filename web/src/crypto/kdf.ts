@@ -56,6 +56,26 @@ export function checkKDFParams(p: KDFParams, salt?: Uint8Array): void {
   if (salt !== undefined && salt.length !== SALT_SIZE) throw new CofferCryptoError(`KDF salt is ${salt.length} bytes, want ${SALT_SIZE}`);
 }
 
+/** The KDF as the server sends it (internal/api.KDF). */
+export interface WireKDF {
+  alg: string;
+  memory_kib: number;
+  iterations: number;
+  parallelism: number;
+}
+
+/**
+ * Converts the server's KDF description, refusing any algorithm but
+ * "argon2id" (WeakKDFError: crypto.md §4.1 step 2) and parameters outside
+ * the floor and ceiling.
+ */
+export function kdfParamsFromWire(k: WireKDF): KDFParams {
+  if (!k || k.alg !== 'argon2id') throw new WeakKDFError(`KDF ${JSON.stringify(k?.alg)} is not argon2id`);
+  const p = { memoryKiB: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism };
+  checkKDFParams(p);
+  return p;
+}
+
 /** True if s contains no lone UTF-16 surrogate, i.e. it has a UTF-8 encoding. */
 export function isWellFormedString(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
