@@ -405,34 +405,43 @@ var linkSessionTests = []test{
 		linkCounts(t, s, unlimited.ID, 5, 0, 0)
 	}},
 	{"CountDownloadsConcurrently", func(t *testing.T, s meta.Store) {
-		d := newDrive(t, s, "alice")
-		l := d.newLink("a", d.folder(d.root, "dir"), meta.LinkRead)
-		l.MaxDownloads = 5
-		putLink(t, s, l)
-		var ok, limited atomic.Int64
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range 20 {
-			wg.Go(func() {
-				<-start
-				err := s.CreateLinkSession(t.Context(), newLinkSession(fmt.Sprint(i), l.ID, t0), true)
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errors.Is(err, meta.ErrLimit):
-					limited.Add(1)
-				default:
-					t.Errorf("download %d: %v", i, err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 5 || limited.Load() != 15 {
-			t.Errorf("%d downloads went through and %d were refused; want 5 and 15", ok.Load(), limited.Load())
-		}
-		linkCounts(t, s, l.ID, 5, 0, 0)
+		CountDownloadsConcurrently(t, []meta.Store{s}, "alice", 20)
 	}},
+}
+
+// CountDownloadsConcurrently opens n sessions of one read link at once,
+// through the stores in turn (which share one database), each counting a
+// download, and checks that exactly the link's limit of n/4 of them got
+// through. The account name is created in the stores' database.
+func CountDownloadsConcurrently(t *testing.T, stores []meta.Store, name string, n int) {
+	d := newDrive(t, stores[0], name)
+	l := d.newLink("a", d.folder(d.root, "dir"), meta.LinkRead)
+	l.MaxDownloads = int64(n / 4)
+	putLink(t, stores[0], l)
+	var ok, limited atomic.Int64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			err := stores[i%len(stores)].CreateLinkSession(t.Context(), newLinkSession(fmt.Sprint(name, i), l.ID, t0), true)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, meta.ErrLimit):
+				limited.Add(1)
+			default:
+				t.Errorf("download %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != l.MaxDownloads || limited.Load() != int64(n)-l.MaxDownloads {
+		t.Errorf("%d downloads went through and %d were refused; want %d and %d",
+			ok.Load(), limited.Load(), l.MaxDownloads, int64(n)-l.MaxDownloads)
+	}
+	linkCounts(t, stores[0], l.ID, l.MaxDownloads, 0, 0)
 }
 
 // uploadLink makes an upload link of d to a new folder "inbox" with

@@ -188,6 +188,9 @@ func TestTwoStoresOneFile(t *testing.T) {
 	t.Run("CommitSameVersion", func(t *testing.T) {
 		metatest.CommitConcurrently(t, stores, "carol", 20)
 	})
+	t.Run("CountDownloads", func(t *testing.T) {
+		metatest.CountDownloadsConcurrently(t, stores, "dave", 40)
+	})
 	t.Run("TakeChallengeOnce", func(t *testing.T) {
 		ctx := t.Context()
 		exp := time.Now().Add(time.Hour)
