@@ -142,7 +142,7 @@ func TestCLILinkJourney(t *testing.T) {
 	r = mustFail(t, cli(t, stranger, "put", write("third.txt", []byte("3")), uploadURL), 1, "third file past --max-files 2")
 	mustFail(t, cli(t, stranger, "get", fileURL+"x", filepath.Join(out, "bad")), 1, "a mangled URL")
 	r = mustOK(t, cli(t, alice, "ls", "-l", "/"+names[3]), "owner lists the requests")
-	if !strings.Contains(r.stdout, names[4]) || !strings.Contains(r.stdout, names[5]) {
+	if !strings.Contains(r.stdout, names[4]) || !strings.Contains(r.stdout, names[5]) || strings.Count(r.stdout, "anonymous (link ") != 2 {
 		t.Fatalf("owner's listing of the file request: %q", r.stdout)
 	}
 	got := t.TempDir()

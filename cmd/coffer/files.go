@@ -99,7 +99,7 @@ func (a *app) lsCmd() *cobra.Command {
 			if asJSON {
 				out := make([]map[string]any, 0, len(list))
 				for _, e := range list {
-					m := map[string]any{"name": e.Name, "path": e.Path(), "type": "folder", "author": e.Author}
+					m := map[string]any{"name": e.Name, "path": e.Path(), "type": "folder", "author": client.AnonymousAuthor(e.Writer())}
 					if !e.IsDir() {
 						m["type"] = "file"
 						m["size"] = e.Attrs.Size
@@ -124,10 +124,10 @@ func (a *app) lsCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			for _, e := range list {
 				if e.IsDir() {
-					fmt.Fprintf(tw, "d\t-\t-\t%s\t%s/\n", e.Author, client.Printable(e.Name))
+					fmt.Fprintf(tw, "d\t-\t-\t%s\t%s/\n", client.AnonymousAuthor(e.Writer()), client.Printable(e.Name))
 					continue
 				}
-				fmt.Fprintf(tw, "-\t%d\t%s\t%s\t%s\n", e.Attrs.Size, time.Unix(0, e.Attrs.ModTime).Local().Format("2006-01-02 15:04"), e.Author, client.Printable(e.Name))
+				fmt.Fprintf(tw, "-\t%d\t%s\t%s\t%s\n", e.Attrs.Size, time.Unix(0, e.Attrs.ModTime).Local().Format("2006-01-02 15:04"), client.AnonymousAuthor(e.Writer()), client.Printable(e.Name))
 			}
 			return tw.Flush()
 		},

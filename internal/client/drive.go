@@ -112,6 +112,16 @@ type Entry struct {
 // IsDir reports whether the entry is a folder.
 func (e *Entry) IsDir() bool { return e.Kind == api.KindFolder }
 
+// Writer is who wrote the entry: for a file, the author of its content
+// (the head revision), who may differ from the record's signer (a filed
+// upload, a file another writer renamed); for a folder, its signer.
+func (e *Entry) Writer() string {
+	if e.Head != nil {
+		return e.Head.Author
+	}
+	return e.Author
+}
+
 // Path is the entry's absolute path in the drive, as it was resolved.
 func (e *Entry) Path() string { return e.path }
 
