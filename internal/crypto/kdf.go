@@ -109,18 +109,13 @@ func (k *PasswordKeys) Wipe() {
 // The password is put in Unicode NFC first; the caller's slice is not changed.
 // It refuses parameters that fail Check and salts that are not SaltSize long.
 func DerivePasswordKeys(password []byte, user string, salt []byte, p KDFParams) (*PasswordKeys, error) {
-	if err := p.Check(); err != nil {
-		return nil, fmt.Errorf("coffer/crypto: derive password keys: %w", err)
-	}
-	if len(salt) != SaltSize {
-		return nil, fmt.Errorf("coffer/crypto: derive password keys: salt is %d bytes, want %d", len(salt), SaltSize)
-	}
 	// The same password typed on two systems may arrive composed (é) or
 	// decomposed (e + ́); NFC makes both derive the same keys.
 	// (norm may return the caller's own slice, so it is not cleared here.)
-	password = norm.NFC.Bytes(password)
-	// Check bounds Parallelism by MaxKDFParallelism, so the conversion is exact.
-	pw := argon2.IDKey(password, salt, p.Iterations, p.MemoryKiB, uint8(p.Parallelism), 32)
+	pw, err := stretch(norm.NFC.Bytes(password), salt, p)
+	if err != nil {
+		return nil, fmt.Errorf("coffer/crypto: derive password keys: %w", err)
+	}
 	defer clear(pw)
 
 	x, err := hkdf32(pw, labelSRPX, user)
@@ -133,6 +128,21 @@ func DerivePasswordKeys(password []byte, user string, salt []byte, p KDFParams) 
 		return nil, fmt.Errorf("coffer/crypto: derive KEK: %w", err)
 	}
 	return &PasswordKeys{SRPX: x[:], KEK: kek}, nil
+}
+
+// stretch returns Argon2id(input, salt, t, m, p, 32) after refusing
+// parameters that fail Check and a salt that is not SaltSize bytes, so
+// that a server cannot downgrade the KDF or make the client run an
+// unbounded one (docs/crypto.md section 3). The caller clears the result.
+func stretch(input, salt []byte, p KDFParams) ([]byte, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if len(salt) != SaltSize {
+		return nil, fmt.Errorf("salt is %d bytes, want %d", len(salt), SaltSize)
+	}
+	// Check bounds Parallelism by MaxKDFParallelism, so the conversion is exact.
+	return argon2.IDKey(input, salt, p.Iterations, p.MemoryKiB, uint8(p.Parallelism), 32), nil
 }
 
 // hkdf32 returns HKDF-SHA256(ikm=secret, salt=empty, info=label || 0x00 ||

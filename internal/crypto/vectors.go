@@ -18,7 +18,7 @@ import (
 // GenerateVectors computes the interoperability test vectors of this
 // package and returns them as JSON documents keyed by file name
 // (account.json, recovery.json, bundle.json, tree.json, content.json,
-// share.json, rotation.json). Every input is fixed, so the
+// share.json, rotation.json, link.json). Every input is fixed, so the
 // output is the same on every run; cmd/vectors writes it to
 // testdata/vectors, and the browser client must reproduce it byte for byte.
 //
@@ -33,6 +33,7 @@ func GenerateVectors() (map[string][]byte, error) {
 		"content.json":  contentVectors,
 		"share.json":    shareVectors,
 		"rotation.json": rotationVectors,
+		"link.json":     linkVectors,
 	}
 	out := make(map[string][]byte, len(files))
 	for name, gen := range files {

@@ -147,6 +147,7 @@ func TestVectorUserNames(t *testing.T) {
 		"bundle.json":   {"user", "name"},
 		"tree.json":     {"user", "author"},
 		"content.json":  {"user", "author"},
+		"link.json":     {"user", "owner"},
 	}
 	for name, keys := range accountKeys {
 		raw, err := os.ReadFile(filepath.Join(vectorDir, name))

@@ -114,52 +114,21 @@ func runVector(t *testing.T, g *Group, in vector) vector {
 	salt, x := unhex(t, in.Salt), unhex(t, in.X)
 	a, b := unhex(t, in.SecretA), unhex(t, in.SecretB)
 
-	v := g.Verifier(x)
-	c, err := newClientWithSecret(g, a)
+	tr, err := g.VectorTranscript(identity, salt, x, a, b)
 	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newServerWithSecret(g, v, c.A(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := g.scramble(c.A(), s.B())
-	clientS, err := g.clientSecret(a, x, s.B(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverS, err := g.serverSecret(v, c.A(), b, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(clientS, serverS) {
-		t.Fatalf("%s: client and server S differ", in.Name)
-	}
-	m1, err := c.Finish(identity, salt, x, s.B())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2, err := s.Verify(identity, salt, m1)
-	if err != nil {
-		t.Fatalf("%s: Verify: %v", in.Name, err)
-	}
-	if err := c.VerifyServer(m2); err != nil {
-		t.Fatalf("%s: VerifyServer: %v", in.Name, err)
-	}
-	if !bytes.Equal(c.Key(), s.Key()) {
-		t.Fatalf("%s: keys differ", in.Name)
+		t.Fatalf("%s: %v", in.Name, err)
 	}
 
 	out := in
 	out.K = hex.EncodeToString(g.hash(g.nBytes, g.gPad))
-	out.V = hex.EncodeToString(v)
-	out.A = hex.EncodeToString(c.A())
-	out.B = hex.EncodeToString(s.B())
-	out.U = hex.EncodeToString(u)
-	out.S = hex.EncodeToString(serverS)
-	out.Key = hex.EncodeToString(s.Key())
-	out.M1 = hex.EncodeToString(m1)
-	out.M2 = hex.EncodeToString(m2)
+	out.V = hex.EncodeToString(tr.V)
+	out.A = hex.EncodeToString(tr.A)
+	out.B = hex.EncodeToString(tr.B)
+	out.U = hex.EncodeToString(tr.U)
+	out.S = hex.EncodeToString(tr.S)
+	out.Key = hex.EncodeToString(tr.K)
+	out.M1 = hex.EncodeToString(tr.M1)
+	out.M2 = hex.EncodeToString(tr.M2)
 	return out
 }
 
