@@ -59,7 +59,7 @@ function fakeFolderLink(tree: Map<string, Entry[]>, root: FolderEntry, byte: (id
   return {
     kind: 'folder',
     root,
-    list: async (f) => tree.get(f.id) ?? [],
+    list: async (f) => ({ entries: tree.get(f.id) ?? [], leftOut: 0 }),
     read: (f) => new Blob([new Uint8Array(f.size).fill(byte(f.id))]).stream(),
   };
 }

@@ -18,6 +18,7 @@ const TEXT: Record<LinkErrorCode, ErrorText> = {
   },
   expired: { title: 'This link has expired', detail: 'Ask the person who sent it for a new one.' },
   revoked: { title: 'This link was turned off', detail: 'Its owner revoked it. Ask them for a new one if you still need the files.' },
+  gone: { title: 'The shared item was deleted', detail: 'Its owner deleted it or moved it to the trash. Ask them to share it again.' },
   'limit-reached': {
     title: 'This link has reached its download limit',
     detail: 'It was downloaded as many times as its owner allowed. Ask them for a new link.',
@@ -38,6 +39,7 @@ const TEXT: Record<LinkErrorCode, ErrorText> = {
     title: 'The transfer stopped',
     detail: 'It was cancelled, or the browser could not save the file. Try again.',
   },
+  'session-ended': { title: 'This page was open too long', detail: 'Reload the page to open the link again.' },
   network: { title: 'The server could not be reached', detail: 'Check your connection and try again.' },
   server: { title: 'Something went wrong on the server', detail: 'Try again in a moment.' },
 };
@@ -53,14 +55,18 @@ export function asLinkError(err: unknown, fallback: LinkErrorCode = 'server'): L
   return new LinkError(fallback, err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-/** The words for err. The detail of codes whose cause only the data layer knows (upload refusals) comes from the error. */
+/** The words for err: the code's title, and its standard sentence unless the error brings its own. */
 export function errorText(err: LinkError): ErrorText {
   const t = TEXT[err.code];
+  if (err.detail) return { title: t.title, detail: err.detail };
   if (err.code === 'rate-limited' && err.retryAfter !== undefined) {
     return { title: t.title, detail: `Wait ${humanWait(err.retryAfter)}, then try again.` };
   }
-  if (err.code === 'upload-refused' && err.message && err.message !== err.code) {
-    return { title: t.title, detail: err.message };
-  }
   return t;
+}
+
+/** The technical message worth showing (small) under the words, if any. */
+export function technicalText(err: LinkError): string | undefined {
+  if (err.code !== 'tampered' && err.code !== 'server' && err.code !== 'interrupted' && err.code !== 'unsupported') return undefined;
+  return err.message && err.message !== err.code ? err.message : undefined;
 }

@@ -6,11 +6,12 @@ import { useTransfer, type Transfer } from './hooks.ts';
 import { CheckIcon, ChevronIcon, DownloadIcon, FileIcon, FolderIcon } from './icons.tsx';
 import { safeFileName } from './save.ts';
 import { downloadFile, downloadZipOf, walkTree } from './transfer.ts';
-import type { Entry, FileEntry, FolderEntry, FolderLink, LinkError } from './types.ts';
+import { LinkError, type Entry, type FileEntry, type FolderEntry, type FolderLink } from './types.ts';
 import { ErrorBanner, Progress, Spinner } from './widgets.tsx';
 
-interface Listing {
+interface ListingState {
   entries?: Entry[];
+  leftOut?: number;
   error?: LinkError;
 }
 
@@ -20,13 +21,13 @@ function sorted(entries: Entry[]): Entry[] {
 }
 
 /** Lists folder once, caching the answer in listings. */
-function useListing(link: FolderLink, folder: FolderEntry, enabled: boolean): Listing {
-  const [listing, setListing] = useState<Listing>({});
+function useListing(link: FolderLink, folder: FolderEntry, enabled: boolean): ListingState {
+  const [listing, setListing] = useState<ListingState>({});
   useEffect(() => {
     if (!enabled || listing.entries || listing.error) return;
     let live = true;
     link.list(folder).then(
-      (entries) => live && setListing({ entries: sorted(entries) }),
+      (l) => live && setListing({ entries: sorted(l.entries), leftOut: l.leftOut }),
       (err: unknown) => live && setListing({ error: asLinkError(err) }),
     );
     return () => {
@@ -81,20 +82,32 @@ export function FolderView({ link }: { link: FolderLink }) {
   );
 }
 
-function Children({ link, listing, transfer, depth }: { link: FolderLink; listing: Listing; transfer: Transfer; depth: number }) {
+function Children({ link, listing, transfer, depth }: { link: FolderLink; listing: ListingState; transfer: Transfer; depth: number }) {
   if (listing.error) return <ErrorBanner error={listing.error} />;
   if (!listing.entries) return <Spinner label="Opening the folder…" />;
-  if (listing.entries.length === 0) return depth === 0 ? null : <p class="muted empty">Empty folder</p>;
+  const warning = listing.leftOut ? (
+    <ErrorBanner
+      error={
+        new LinkError('tampered', `${listing.leftOut} record(s) in this folder did not verify`, {
+          detail: `${plural(listing.leftOut, 'item')} in this folder could not be verified (not signed by the owner, or altered) and ${listing.leftOut === 1 ? 'is' : 'are'} not shown.`,
+        })
+      }
+    />
+  ) : null;
+  if (listing.entries.length === 0) return warning ?? (depth === 0 ? null : <p class="muted empty">Empty folder</p>);
   return (
-    <ul class={depth === 0 ? 'tree' : 'tree nested'} data-testid={depth === 0 ? 'tree' : undefined}>
-      {listing.entries.map((e) =>
-        e.type === 'file' ? (
-          <FileRow key={e.id} link={link} file={e} transfer={transfer} />
-        ) : (
-          <FolderRow key={e.id} link={link} folder={e} transfer={transfer} depth={depth + 1} />
-        ),
-      )}
-    </ul>
+    <>
+      {warning}
+      <ul class={depth === 0 ? 'tree' : 'tree nested'} data-testid={depth === 0 ? 'tree' : undefined}>
+        {listing.entries.map((e) =>
+          e.type === 'file' ? (
+            <FileRow key={e.id} link={link} file={e} transfer={transfer} />
+          ) : (
+            <FolderRow key={e.id} link={link} folder={e} transfer={transfer} depth={depth + 1} />
+          ),
+        )}
+      </ul>
+    </>
   );
 }
 

@@ -6,24 +6,16 @@ import { registerServiceWorker } from './save.ts';
 import { LinkError, type LinkBackend } from './types.ts';
 import './style.css';
 
-/** The link ID from the path and the secret from the fragment (which never leaves the page). */
-function parseLocation(): { id: string; secret: string } | LinkError {
-  const m = /^\/s\/([A-Za-z0-9_-]{1,128})\/?$/.exec(location.pathname);
-  const secret = location.hash.replace(/^#/, '');
-  if (!m || secret === '') return new LinkError('bad-url');
-  return { id: m[1]!, secret };
-}
-
 async function backend(): Promise<LinkBackend | LinkError> {
   if (import.meta.env.MODE === 'demo') {
     // A fake backend for working on the UI (vite --mode demo); left out of real builds.
     const { createStubBackend } = await import('./stub.ts');
     return createStubBackend(location);
   }
-  const where = parseLocation();
-  if (where instanceof LinkError) return where;
+  // The page's own address: /s/<link ID> and the secret in the fragment,
+  // which never leaves the page (any query is not part of the link).
   try {
-    return createLinkBackend(location.origin, where.id, where.secret);
+    return createLinkBackend(location.origin + location.pathname + location.hash);
   } catch (err) {
     return err instanceof LinkError ? err : new LinkError('bad-url', undefined, { cause: err });
   }

@@ -78,7 +78,7 @@ export function createStubBackend(loc: Location): LinkBackend {
       if (kind === 'upload') {
         return {
           kind: 'upload',
-          limits: { maxFiles: 10, maxFileSize: 100 << 20 },
+          limits: { maxFiles: 10, maxBytes: 100 << 20 },
           async upload(f, onProgress, signal) {
             for (let done = 0; done < f.size; done += 1 << 20) {
               signal?.throwIfAborted();
@@ -95,7 +95,7 @@ export function createStubBackend(loc: Location): LinkBackend {
           root,
           async list(f) {
             await sleep(150);
-            return tree.get(f.id) ?? [];
+            return { entries: tree.get(f.id) ?? [], leftOut: f.id === raw.id && tamper ? 1 : 0 };
           },
           read: (f, o) => read(f, tamper, o?.signal),
         };

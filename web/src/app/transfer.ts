@@ -70,7 +70,7 @@ export async function walkTree(link: FolderLink, root: FolderEntry, signal: Abor
   };
   const walk = async (folder: FolderEntry, prefix: string): Promise<void> => {
     signal.throwIfAborted();
-    const children = await link.list(folder);
+    const { entries: children } = await link.list(folder);
     if (children.length === 0 && prefix !== '') tree.emptyFolders.push(prefix);
     for (const c of children) {
       const path = unique(prefix + safeFileName(c.name));

@@ -14,6 +14,7 @@ export type LinkErrorCode =
   | 'not-found' // no such link (or never existed)
   | 'expired' // the link's expiry time has passed
   | 'revoked' // the owner removed the link
+  | 'gone' // the shared item was deleted (or is in the owner's trash)
   | 'limit-reached' // the maximum number of downloads was used up
   | 'wrong-password' // the password (with the secret) did not pass the server's SRP check
   | 'rate-limited' // too many wrong passwords: wait (retryAfter seconds if known)
@@ -21,19 +22,27 @@ export type LinkErrorCode =
   | 'upload-refused' // an upload over the owner's size or count limits, or refused by the server
   | 'unsupported' // the browser lacks something the page needs
   | 'network' // the server could not be reached
+  | 'session-ended' // the link session (an hour) ended: reload the page
   | 'interrupted' // (set by the UI) a download or upload stopped: cancelled, or the browser could not save it
   | 'server'; // any other server failure
 
-/** An error the UI can show in words. Messages never contain secrets. */
+/**
+ * An error the UI can show in words. `message` is technical (shown small,
+ * for a bug report); `detail`, when set, replaces the code's standard
+ * sentence. Neither ever contains a secret.
+ */
 export class LinkError extends Error {
   readonly code: LinkErrorCode;
   /** Seconds to wait before trying again, when the server said so. */
   readonly retryAfter?: number;
-  constructor(code: LinkErrorCode, message?: string, options?: { cause?: unknown; retryAfter?: number }) {
+  /** Words for the user that replace the code's standard sentence. */
+  readonly detail?: string;
+  constructor(code: LinkErrorCode, message?: string, options?: { cause?: unknown; retryAfter?: number; detail?: string }) {
     super(message ?? code, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'LinkError';
     this.code = code;
     if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+    if (options?.detail !== undefined) this.detail = options.detail;
   }
 }
 
@@ -87,19 +96,33 @@ export interface FileLink {
   read(file: FileEntry, options?: ReadOptions): ReadableStream<Uint8Array>;
 }
 
+/** A folder's verified children. */
+export interface Listing {
+  entries: Entry[];
+  /**
+   * How many records the server listed that did not verify (not signed by
+   * the owner, not in this folder, a name or key that does not open): they
+   * are left out, and the page says so. Uploads waiting in an inbox are
+   * left out without counting here.
+   */
+  leftOut: number;
+}
+
 /** A download link opened on a folder. */
 export interface FolderLink {
   kind: 'folder';
   root: FolderEntry;
   /** The children of a folder of this link (the root or one below it), verified and decrypted. */
-  list(folder: FolderEntry): Promise<Entry[]>;
+  list(folder: FolderEntry): Promise<Listing>;
   read(file: FileEntry, options?: ReadOptions): ReadableStream<Uint8Array>;
 }
 
-/** Limits of an upload-only link, set by the owner (absent: no limit beyond the server's). */
+/** What is left of an upload-only link's limits, set by its owner (absent: no limit beyond the server's). */
 export interface UploadLimits {
-  maxFileSize?: number;
+  /** Files that may still be added. */
   maxFiles?: number;
+  /** Bytes that may still be added, all files together. */
+  maxBytes?: number;
 }
 
 /** An upload-only link (a file request): the page can add files and see nothing. */

@@ -64,20 +64,24 @@ export function UploadView({ link }: { link: UploadLink }) {
     const list = [...files];
     if (list.length === 0) return;
     setNotice(undefined);
-    const { maxFiles, maxFileSize } = link.limits;
-    const counted = itemsRef.current.filter((it) => it.status !== 'failed' && it.status !== 'cancelled').length;
+    const { maxFiles, maxBytes } = link.limits;
+    const kept = itemsRef.current.filter((it) => it.status !== 'failed' && it.status !== 'cancelled');
+    let count = kept.length;
+    let bytes = kept.reduce((n, it) => n + it.file.size, 0);
     const accepted: Item[] = [];
     const refused: string[] = [];
     for (const file of list) {
-      if (maxFiles !== undefined && counted + accepted.length >= maxFiles) {
-        refused.push(`${displayName(file.name)}: this link takes at most ${plural(maxFiles, 'file')}`);
-      } else if (maxFileSize !== undefined && file.size > maxFileSize) {
-        refused.push(`${displayName(file.name)} is larger than ${humanSize(maxFileSize)}`);
+      if (maxFiles !== undefined && count >= maxFiles) {
+        refused.push(`${displayName(file.name)}: this link takes ${maxFiles === 0 ? 'no more files' : `at most ${plural(maxFiles, 'more file')}`}`);
+      } else if (maxBytes !== undefined && bytes + file.size > maxBytes) {
+        refused.push(`${displayName(file.name)} is too large: this link takes ${humanSize(Math.max(0, maxBytes - bytes))} more`);
       } else {
         accepted.push({ key: nextKey++, file, status: 'waiting', done: 0 });
+        count++;
+        bytes += file.size;
       }
     }
-    if (refused.length) setNotice(new LinkError('upload-refused', refused.join('; ') + '.'));
+    if (refused.length) setNotice(new LinkError('upload-refused', undefined, { detail: refused.join('; ') + '.' }));
     if (accepted.length) {
       itemsRef.current = [...itemsRef.current, ...accepted];
       setItems(itemsRef.current);
@@ -103,7 +107,7 @@ export function UploadView({ link }: { link: UploadLink }) {
   const done = batch.reduce((n, it) => n + it.done, 0);
   const sent = items.filter((it) => it.status === 'done').length;
   const current = items.find((it) => it.status === 'uploading');
-  const { maxFiles, maxFileSize } = link.limits;
+  const { maxFiles, maxBytes } = link.limits;
 
   return (
     <div class="upload" data-testid="upload-view">
@@ -160,9 +164,9 @@ export function UploadView({ link }: { link: UploadLink }) {
           }}
         />
       </div>
-      {(maxFiles !== undefined || maxFileSize !== undefined) && (
+      {(maxFiles !== undefined || maxBytes !== undefined) && (
         <p class="muted limits" data-testid="limits">
-          {[maxFiles !== undefined ? `Up to ${plural(maxFiles, 'file')}` : '', maxFileSize !== undefined ? `${humanSize(maxFileSize)} each at most` : '']
+          This link takes {[maxFiles !== undefined ? `up to ${plural(maxFiles, 'more file')}` : '', maxBytes !== undefined ? `up to ${humanSize(maxBytes)} in all` : '']
             .filter(Boolean)
             .join(', ')}
           .

@@ -1,5 +1,5 @@
 /** Small shared pieces of the link page. */
-import { errorText } from './errors.ts';
+import { errorText, technicalText } from './errors.ts';
 import { exactSize, humanSize } from './format.ts';
 import { AlertIcon } from './icons.tsx';
 import type { LinkError } from './types.ts';
@@ -12,6 +12,7 @@ export function ErrorBanner({ error }: { error: LinkError }) {
       <div>
         <strong data-testid="error-title">{t.title}</strong>
         <p data-testid="error-detail">{t.detail}</p>
+        {technicalText(error) && <p class="tech">{technicalText(error)}</p>}
       </div>
     </div>
   );
@@ -27,6 +28,7 @@ export function FailureView({ error }: { error: LinkError }) {
       <p class="muted" data-testid="error-detail">
         {t.detail}
       </p>
+      {technicalText(error) && <p class="tech">{technicalText(error)}</p>}
     </div>
   );
 }
