@@ -13,11 +13,11 @@ import {
   bytesEqual,
   checkLinkHead,
   CofferCryptoError,
-  deriveLinkKeys,
   finishLinkDrop,
   fromBase64,
   isDrop,
   KDFTooCostlyError,
+  LinkLogin,
   KIND_FILE,
   KIND_FOLDER,
   LINK_READ,
@@ -34,7 +34,7 @@ import {
   RevisionReader,
   revisionRecordFromWire,
   RevisionWriter,
-  SRPClient,
+  SRPBadProofError,
   toBase64,
   toBase64Url,
   toHex,
@@ -47,9 +47,12 @@ import {
   BLOCK_SIZE,
   BadRecordError,
   type Bytes,
-  type KDFParams,
   type LinkKeys,
   type LinkPayload,
+  type LinkURL,
+  type OpenedLink,
+  type WireLinkInfo,
+  type WireLinkLoginFinish,
   type NodeRecord,
   type RevisionRecord,
   type WireNode,
@@ -78,36 +81,10 @@ const UPLOADS_AT_ONCE = 2;
 const MAX_BLOCK_ANSWER = BLOCK_SIZE + 64 * 1024;
 
 // The API's JSON (internal/api/link.go); byte strings are standard base64.
-interface WireKDF {
-  alg: string;
-  memory_kib: number;
-  iterations: number;
-  parallelism: number;
-}
-interface WireLinkInfo {
-  id: string;
-  kind: number;
-  password: boolean;
-  salt: string;
-  kdf: WireKDF;
-  expires_at?: string;
-  max_files: number;
-  max_bytes: number;
-  files: number;
-  bytes: number;
-}
+// WireLinkInfo and WireLinkLoginFinish come with the crypto library's LinkLogin.
 interface WireLoginStart {
   handshake_id: string;
   b: string;
-}
-interface WireLoginFinish {
-  m2: string;
-  token: string;
-  volume: string;
-  node: string;
-  kind: number;
-  payload: string;
-  expires_at: string;
 }
 
 /** What a request is for: it decides how some refusals are worded. */
@@ -481,13 +458,13 @@ class Session {
  * link URL.
  */
 export function createLinkBackend(url: string): LinkBackend {
-  let parsed;
+  let parsed: LinkURL;
   try {
     parsed = parseLinkURL(url);
   } catch (err) {
     throw new LinkError('bad-url', err instanceof Error ? err.message : String(err), { cause: err });
   }
-  const { base, id, secret } = parsed;
+  const { base, id } = parsed;
   const api = new LinkAPI(base, `/v1/links/${toBase64Url(id)}`);
   let info: WireLinkInfo | undefined;
 
@@ -511,49 +488,48 @@ export function createLinkBackend(url: string): LinkBackend {
       const pw = i.password ? password : '';
       if (i.password && pw === '') throw new LinkError('wrong-password', 'no password given');
       if (utf8(pw.normalize('NFC')).length > MAX_LINK_PASSWORD_LEN) throw new LinkError('wrong-password', 'password too long');
-      if (i.kdf?.alg !== 'argon2id') throw new LinkError('tampered', `the server asks for KDF ${JSON.stringify(i.kdf?.alg)}`);
-      const salt = b64(i.salt, 'the link salt');
-      const kdf: KDFParams = { memoryKiB: i.kdf.memory_kib, iterations: i.kdf.iterations, parallelism: i.kdf.parallelism };
 
-      // Checks the parameters against the floor and ceiling before Argon2id runs.
-      let keys: LinkKeys;
+      // LinkLogin checks the info against the URL and the KDF parameters
+      // against the floor and ceiling before Argon2id runs; then the
+      // server's SRP values, its proof M2, and the payload (crypto.md 13.13).
+      let login: LinkLogin;
       try {
-        keys = await deriveLinkKeys(secret, pw, id, salt, kdf);
+        login = await LinkLogin.start(parsed, i, pw);
       } catch (err) {
-        throw tampered(err, 'derive the link keys');
+        throw tampered(err, 'the link info');
       }
+      let opened: OpenedLink;
+      try {
+        const start = await api.json<WireLoginStart>('POST', '/login/start', { json: { a: toBase64(login.A) }, purpose: 'open' });
+        let m1: Bytes;
+        try {
+          m1 = login.finish(b64(start.b, 'SRP B'));
+        } catch (err) {
+          throw tampered(err, 'SRP');
+        }
+        const fin = await api.json<WireLinkLoginFinish>('POST', '/login/finish', {
+          json: { handshake_id: start.handshake_id, m1: toBase64(m1) },
+          purpose: 'open',
+        });
+        try {
+          opened = await login.complete(fin);
+        } catch (err) {
+          if (err instanceof SRPBadProofError) throw new LinkError('tampered', 'the server failed to prove it knows the link (M2)', { cause: err });
+          throw tampered(err, 'the link payload (tampered, or another link’s or item’s)');
+        }
+      } catch (err) {
+        login.wipe();
+        throw err;
+      }
+      const { payload, volume, node, kind, token } = opened;
+      if (typeof token !== 'string' || token === '') throw new LinkError('server', 'no link session in the answer');
+      api.token = token;
+      const s = new Session(api, id, opened.keys, payload, volume, node);
 
-      const srp = new SRPClient();
-      const start = await api.json<WireLoginStart>('POST', '/login/start', { json: { a: toBase64(srp.A) }, purpose: 'open' });
-      let m1: Bytes;
-      try {
-        m1 = srp.finish(linkAuthor(id), salt, keys.srpX, b64(start.b, 'SRP B'));
-      } catch (err) {
-        throw tampered(err, 'SRP');
-      }
-      const fin = await api.json<WireLoginFinish>('POST', '/login/finish', { json: { handshake_id: start.handshake_id, m1: toBase64(m1) }, purpose: 'open' });
-      try {
-        srp.verifyServer(b64(fin.m2, 'SRP M2'));
-      } catch (err) {
-        throw new LinkError('tampered', 'the server failed to prove it knows the link (M2)', { cause: err });
-      }
-      if (fin.kind !== i.kind) throw new LinkError('tampered', `the server changed the link's kind (${i.kind} → ${fin.kind})`);
-      const volume = b64(fin.volume, 'volume');
-      const node = b64(fin.node, 'node');
-      let payload: LinkPayload;
-      try {
-        payload = await openLinkPayload(keys, id, volume, node, fin.kind, b64(fin.payload, 'payload'));
-      } catch (err) {
-        throw tampered(err, 'the link payload (tampered, or another link’s or item’s)');
-      }
-      if (typeof fin.token !== 'string' || fin.token === '') throw new LinkError('server', 'no link session in the answer');
-      api.token = fin.token;
-      const s = new Session(api, id, keys, payload, volume, node);
-
-      if (fin.kind === LINK_UPLOAD) {
+      if (kind === LINK_UPLOAD) {
         const limits: UploadLink['limits'] = {};
-        if (i.max_files > 0) limits.maxFiles = Math.max(0, i.max_files - i.files);
-        if (i.max_bytes > 0) limits.maxBytes = Math.max(0, i.max_bytes - i.bytes);
+        if ((i.max_files ?? 0) > 0) limits.maxFiles = Math.max(0, i.max_files! - (i.files ?? 0));
+        if ((i.max_bytes ?? 0) > 0) limits.maxBytes = Math.max(0, i.max_bytes! - (i.bytes ?? 0));
         return { kind: 'upload', limits, upload: (f, p, sig) => s.upload(f, p, sig) };
       }
       return s.openRoot();
