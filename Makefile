@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # fail a clean run with "context deadline exceeded" (golang/go#75804).
 FUZZTIME  ?= 3000x
 
-.PHONY: all build run test vet lint unit fuzz bench vectors clean web webtest webdeps
+.PHONY: all build run test vet lint unit fuzz bench vectors clean web webtest webdeps webe2e
 
 all: build
 
@@ -19,7 +19,7 @@ run: web
 	$(GO) build -o $(BIN) ./cmd/coffer
 	./$(BIN) serve
 
-test: vet lint web webtest unit fuzz
+test: vet lint web webtest unit webe2e fuzz
 
 # The browser client (web/: the public link page), built by Vite into
 # internal/webui/dist, which the binary embeds. Without it, `go build`
@@ -31,6 +31,14 @@ web: webdeps
 # vectors in testdata/, and the page's helpers.
 webtest: webdeps
 	cd web && npm test
+
+# The browser suite: a real `coffer serve` (built with the web client
+# embedded), the CLI for the owner, and Debian's Chromium (/usr/bin/chromium,
+# or $$CHROMIUM_PATH) driven by playwright-core for the recipient. It fails,
+# never skips, when Chromium is missing. Screenshots of every state land in
+# web/e2e/screenshots/.
+webe2e: web build
+	cd web && COFFER_BIN=../$(BIN) npm run e2e
 
 # npm ci runs only when web/node_modules is missing (CI runs it anyway).
 webdeps:

@@ -4,7 +4,7 @@
  * recipient's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,14 +33,20 @@ export interface Server {
 
 /** Starts `coffer serve` on a free loopback port with a fresh data folder. */
 export async function startServer(bin: string): Promise<Server> {
-  const data = join(mkdtempSync(join(tmpdir(), 'coffer-e2e-')), 'data');
-  const proc: ChildProcess = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-e2e-'));
+  const data = join(dir, 'data');
+  // The log goes to a file, not a pipe: the CLI runs with spawnSync, which
+  // blocks this process, and a pipe nobody reads would fill and stall the
+  // server mid-request.
+  const logPath = join(dir, 'server.log');
+  const logFd = openSync(logPath, 'w');
+  const proc: ChildProcess = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', logFd] });
+  closeSync(logFd);
+  const log = () => readFileSync(logPath, 'utf8');
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
   const url = await new Promise<string>((res, rej) => {
     let out = '';
-    const timer = setTimeout(() => rej(new Error('server printed no URL:\n' + log)), 30_000);
+    const timer = setTimeout(() => rej(new Error('server printed no URL:\n' + log())), 30_000);
     proc.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /serving on (https?:\/\/\S+)/.exec(out);
@@ -49,12 +55,12 @@ export async function startServer(bin: string): Promise<Server> {
         res(m[1]!);
       }
     });
-    proc.once('exit', () => rej(new Error('server exited:\n' + log)));
+    proc.once('exit', () => rej(new Error('server exited:\n' + log())));
   });
   return {
     url,
     data,
-    log: () => log,
+    log,
     stop: async () => {
       if (proc.exitCode === null) proc.kill('SIGTERM');
       await exited;
