@@ -46,11 +46,17 @@ func (d *Drive) Get(ctx context.Context, remote, local string, opt GetOptions) e
 		}
 		local = filepath.Join(local, name)
 	}
+	return d.getEntry(ctx, e, local, opt.counter())
+}
+
+// counter turns the per-chunk byte counts of parallel downloads into the
+// running total that Progress reports, one call at a time.
+func (opt GetOptions) counter() func(int) {
 	var (
 		mu    sync.Mutex
 		total int64
 	)
-	progress := func(n int) {
+	return func(n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		total += int64(n)
@@ -58,7 +64,6 @@ func (d *Drive) Get(ctx context.Context, remote, local string, opt GetOptions) e
 			opt.Progress(total)
 		}
 	}
-	return d.getEntry(ctx, e, local, progress)
 }
 
 func (d *Drive) getEntry(ctx context.Context, e *Entry, local string, progress func(int)) error {

@@ -244,23 +244,6 @@ func digestOrNil(d [32]byte) []byte {
 	return d[:]
 }
 
-func fromWire(n *api.Node) (*crypto.NodeRecord, error) {
-	if len(n.NameHash) != 32 {
-		return nil, errors.New("name hash is not 32 bytes")
-	}
-	if n.RevisionDigest != nil && len(n.RevisionDigest) != 32 {
-		return nil, errors.New("revision digest is not 32 bytes")
-	}
-	r := &crypto.NodeRecord{
-		Volume: n.Volume, Node: n.ID, Parent: n.Parent, Kind: crypto.NodeKind(n.Kind),
-		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
-		Revision: n.Revision, RevisionSeq: n.RevisionSeq, KeyHistory: n.KeyHistory,
-	}
-	copy(r.NameHash[:], n.NameHash)
-	copy(r.RevisionDigest[:], n.RevisionDigest)
-	return r, nil
-}
-
 func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
 	n := &vr.Root
 	fail := func(why string, err error) error {
@@ -272,7 +255,7 @@ func (d *Drive) verifyRoot(vr *api.VolumeResponse) error {
 	if n.Author != d.acc.Session.User {
 		return fail("signed by "+n.Author+", not by this account", nil)
 	}
-	rec, err := fromWire(n)
+	rec, err := api.RecordOf(n)
 	if err != nil {
 		return fail("malformed", err)
 	}
@@ -334,7 +317,7 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if err != nil {
 		return fail("unknown signer", err)
 	}
-	rec, err := fromWire(n)
+	rec, err := api.RecordOf(n)
 	if err == nil {
 		err = rec.Validate()
 	}
@@ -931,7 +914,7 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	rec, err := fromWire(&e.Record)
+	rec, err := api.RecordOf(&e.Record)
 	if err != nil {
 		return err
 	}
@@ -1117,7 +1100,7 @@ func (d *Drive) Versions(ctx context.Context, p string) ([]Version, error) {
 	if err := d.acc.t.do(ctx, http.MethodGet, "/v1/nodes/"+b64(e.ID)+"/revisions", nil, &list); err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", e.path, err)
 	}
-	rec, err := fromWire(&e.Record)
+	rec, err := api.RecordOf(&e.Record)
 	if err != nil {
 		return nil, err
 	}
@@ -1163,7 +1146,7 @@ func (d *Drive) RestoreVersion(ctx context.Context, p string, seq uint64) error 
 			// answered with another file of that name since.
 			return fmt.Errorf("%s changed while its versions were read; run the command again: %w", e.path, ErrTampered)
 		}
-		rec, err := fromWire(&e.Record)
+		rec, err := api.RecordOf(&e.Record)
 		if err != nil {
 			return err
 		}

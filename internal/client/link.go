@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
@@ -475,7 +474,7 @@ func (s *LinkSession) verifyRoot(ctx context.Context) (*Entry, error) {
 	if n.Author != s.Owner {
 		return fail(fmt.Sprintf("signed by %q, not by its owner %q", Printable(n.Author), s.Owner), nil)
 	}
-	rec, err := fromWire(&n)
+	rec, err := api.RecordOf(&n)
 	if err == nil {
 		err = rec.Validate()
 	}
@@ -536,19 +535,7 @@ func (s *LinkSession) Get(ctx context.Context, local string, opt GetOptions) err
 	} else if st, err := os.Stat(local); err == nil && st.IsDir() {
 		local = filepath.Join(local, s.Name)
 	}
-	var (
-		mu    sync.Mutex
-		total int64
-	)
-	progress := func(n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		total += int64(n)
-		if opt.Progress != nil {
-			opt.Progress(total)
-		}
-	}
-	return s.d.getEntry(ctx, s.root, local, progress)
+	return s.d.getEntry(ctx, s.root, local, opt.counter())
 }
 
 // Cat writes a linked file to w.

@@ -976,7 +976,7 @@ func (d *Drive) rotate(ctx context.Context, top *Entry, next *crypto.ShareList, 
 
 // rotatedRecord is n's record under the new keys, unsigned.
 func (d *Drive) rotatedRecord(n *rotNode, topParent *Entry) (*crypto.NodeRecord, error) {
-	rec, err := fromWire(&n.e.Record)
+	rec, err := api.RecordOf(&n.e.Record)
 	if err != nil {
 		return nil, err
 	}
@@ -1079,7 +1079,7 @@ func (d *Drive) adopt(ctx context.Context, e *Entry, author string) error {
 }
 
 func (d *Drive) resign(ctx context.Context, e *Entry) error {
-	rec, err := fromWire(&e.Record)
+	rec, err := api.RecordOf(&e.Record)
 	if err != nil {
 		return err
 	}
@@ -1409,7 +1409,7 @@ func (d *Drive) shareRoot(ms *memberShare) (*Entry, error) {
 	if !ok {
 		return fail(fmt.Sprintf("signed by %q, who may not write here", n.Author), nil)
 	}
-	rec, err := fromWire(n)
+	rec, err := api.RecordOf(n)
 	if err != nil {
 		return fail("malformed record", err)
 	}
@@ -1536,7 +1536,7 @@ func (d *Drive) fileDrop(ctx context.Context, dir *Entry, e *Entry, taken map[st
 	if err != nil {
 		return err
 	}
-	drop, err := fromWire(&e.Record)
+	drop, err := api.RecordOf(&e.Record)
 	if err != nil {
 		return err
 	}

@@ -452,7 +452,7 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	}
 	if old != nil {
 		e = old
-		if rec, err = fromWire(&old.Record); err != nil {
+		if rec, err = api.RecordOf(&old.Record); err != nil {
 			return err
 		}
 		rec.Version++

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
-	"github.com/coffer-drive/coffer/internal/crypto"
 	"github.com/coffer-drive/coffer/internal/meta"
 	"github.com/coffer-drive/coffer/internal/srp"
 )
@@ -814,7 +813,7 @@ func (s *Server) checkLinkDrop(l *meta.Link, req *api.LinkDropRequest) (meta.New
 	case n.Version != 1:
 		return meta.NewFile{}, badRequest("a drop's record has version 1")
 	}
-	rec, err := recordOf(n)
+	rec, err := api.RecordOf(n)
 	if err == nil {
 		err = rec.Validate()
 	}
@@ -831,23 +830,4 @@ func (s *Server) checkLinkDrop(l *meta.Link, req *api.LinkDropRequest) (meta.New
 	mn, mr := toMetaNode(n), toMetaRevision(rev)
 	mn.CreatedAt, mn.UpdatedAt, mr.CreatedAt = now, now, now
 	return meta.NewFile{Node: mn, Revision: mr}, nil
-}
-
-// recordOf rebuilds the signed record of a node from the wire, for the
-// checks of its form (crypto.NodeRecord.Validate).
-func recordOf(n *api.Node) (*crypto.NodeRecord, error) {
-	if len(n.NameHash) != 32 {
-		return nil, errors.New("name hash is not 32 bytes")
-	}
-	if n.RevisionDigest != nil && len(n.RevisionDigest) != 32 {
-		return nil, errors.New("revision digest is not 32 bytes")
-	}
-	r := &crypto.NodeRecord{
-		Volume: n.Volume, Node: n.ID, Parent: n.Parent, Kind: crypto.NodeKind(n.Kind),
-		SealedName: n.SealedName, SealedKey: n.SealedKey, Author: n.Author, Version: n.Version,
-		Revision: n.Revision, RevisionSeq: n.RevisionSeq, KeyHistory: n.KeyHistory,
-	}
-	copy(r.NameHash[:], n.NameHash)
-	copy(r.RevisionDigest[:], n.RevisionDigest)
-	return r, nil
 }
