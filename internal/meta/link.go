@@ -11,8 +11,9 @@ var (
 	// ErrLimit means a link's limit is reached: its downloads, its files
 	// or its bytes.
 	ErrLimit = errors.New("link limit reached")
-	// ErrLinkClosed means the link was revoked, or has expired, when the
-	// operation ran; the caller reads the link again to tell which.
+	// ErrLinkClosed means the link was revoked, or has expired, or its
+	// node was deleted or put in the trash, when the operation ran; the
+	// caller reads the link again to tell which.
 	ErrLinkClosed = errors.New("link revoked or expired")
 )
 
@@ -54,11 +55,19 @@ type Link struct {
 	MaxDownloads int64
 	Downloads    int64
 	// MaxFiles and MaxBytes bound what is dropped through an upload link
-	// (0: no limit but the owner's quota); Files and Bytes count it.
+	// (0: no limit but the owner's quota); Files and Bytes count it: the
+	// files dropped, and the bytes of their (distinct) blocks.
 	MaxFiles int64
 	Files    int64
 	MaxBytes int64
 	Bytes    int64
+	// PendingBytes is the size of the blocks uploaded through the link
+	// that no drop has taken yet. They count against MaxBytes with Bytes
+	// (Bytes+PendingBytes <= a non-zero MaxBytes), so that uploads cannot
+	// outrun the limit, and leave it when a drop takes them (to Bytes) or
+	// when they are collected as garbage: an abandoned upload does not
+	// use up the link for good. Ignored by PutLink.
+	PendingBytes int64
 	// NodeGone is filled on reads (Link, LinksOfOwner) and ignored by
 	// PutLink: the linked node was deleted, or it or a folder above it
 	// is in the trash.
@@ -86,7 +95,8 @@ type LinkStore interface {
 	// by way of a folder above it), l.OwnerID must own that volume, and
 	// an upload link's node must be a folder (ErrInvalid otherwise, as
 	// for an unknown Kind or a negative limit). Downloads, Files, Bytes,
-	// RevokedAt and NodeGone are ignored: a link starts unused.
+	// PendingBytes, RevokedAt and NodeGone are ignored: a link starts
+	// unused.
 	PutLink(ctx context.Context, l *Link) error
 	// Link returns a link by ID, in any state, or ErrNotFound.
 	Link(ctx context.Context, id []byte) (*Link, error)
@@ -100,9 +110,11 @@ type LinkStore interface {
 	RevokeLink(ctx context.Context, ownerID int64, id []byte, now time.Time) error
 
 	// CreateLinkSession stores a session of the link s.LinkID, in one
-	// transaction with the checks that the link exists (ErrNotFound)
-	// and is neither revoked nor expired at s.CreatedAt (ErrLinkClosed),
-	// so that no session outlives a revocation. With countDownload it
+	// transaction with the checks that the link exists (ErrNotFound),
+	// is neither revoked nor expired at s.CreatedAt, and that its node is
+	// active, not deleted nor in the trash itself or by way of a folder
+	// above it (ErrLinkClosed), so that no session outlives a revocation
+	// or opens on a node that is gone. With countDownload it
 	// also counts one download, only while Downloads is below a non-zero
 	// MaxDownloads (ErrLimit otherwise, and nothing is stored): two
 	// proofs in parallel never both take the last download. ErrExists if
@@ -115,26 +127,39 @@ type LinkStore interface {
 	// AddLinkBlock records block b, uploaded through the upload link
 	// linkID, as a block of the link's owner (so that it counts against
 	// the owner's quota from the start), remembers that it came through
-	// the link, and adds its size to the link's Bytes, all in one
+	// the link, and adds its size to the link's PendingBytes, all in one
 	// transaction. The link must exist (ErrNotFound), be an upload link
 	// (ErrInvalid), and be neither revoked nor expired at now
-	// (ErrLinkClosed). ErrLimit if Bytes would go over a non-zero
-	// MaxBytes; ErrQuota if the owner would go over its quota; ErrExists
-	// if another account uploaded a block with this ID. Adding a block
-	// the link added already counts nothing again (a retried upload).
+	// (ErrLinkClosed). ErrLimit if Bytes+PendingBytes would go over a
+	// non-zero MaxBytes; ErrQuota if the owner would go over its quota;
+	// ErrExists if another account uploaded a block with this ID. Adding
+	// a block the link added already counts nothing again (a retried
+	// upload), nor does adding one that a revision of the owner's uses
+	// already (no drop could take it). A pending block leaves
+	// PendingBytes when a drop takes it, or when it is collected as
+	// garbage (DeleteBlock).
 	AddLinkBlock(ctx context.Context, linkID []byte, b BlockInfo, now time.Time) error
 	// CreateLinkDrop creates a file dropped through the upload link
 	// linkID with its first revision, in one transaction with the checks
 	// and the count: the link exists (ErrNotFound), is an upload link
 	// (ErrInvalid), and is neither revoked nor expired at now
-	// (ErrLinkClosed); Files is below a non-zero MaxFiles (ErrLimit);
-	// the node is a file directly in the linked folder and of its volume
-	// (ErrInvalid); every block its revision names was added through
-	// this link (AddLinkBlock) and is referenced by no revision yet
-	// (ErrMissingBlocks). Then it is created as CreateNodes would for the
-	// link's owner, and Files goes up by one. On any error nothing
-	// changes.
+	// (ErrLinkClosed), and its folder is active, not deleted nor in the
+	// trash itself or by way of a folder above it (ErrLinkClosed); Files
+	// is below a non-zero MaxFiles (ErrLimit); the node is a file
+	// directly in the linked folder and of its volume (ErrInvalid); every
+	// block its revision names was added through this link (AddLinkBlock),
+	// taken by no drop yet, and is referenced by no revision
+	// (ErrMissingBlocks); Bytes plus the size of those blocks, each
+	// counted once, stays within a non-zero MaxBytes (ErrLimit). Then it
+	// is created as CreateNodes would for the link's owner, Files goes up
+	// by one, and the blocks' size moves from PendingBytes to Bytes. On
+	// any error nothing changes.
 	CreateLinkDrop(ctx context.Context, linkID []byte, item NewFile, now time.Time) error
+
+	// BlockInRevision reports whether the revision revisionID references
+	// the block, by an indexed lookup: a read link serves only blocks of
+	// the head revision of the file it names.
+	BlockInRevision(ctx context.Context, blockID, revisionID []byte) (bool, error)
 
 	// ActiveBelow reports whether nodeID is rootID or below it (at most
 	// MaxShareDepth levels), with it and every node from it up to rootID

@@ -863,6 +863,7 @@ func (s *Server) sendBlock(w http.ResponseWriter, r *http.Request, id blob.ID) {
 	if size, err := s.blobs.Stat(ctx, id); err == nil {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 	}
+	setAPIHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	if _, err := io.Copy(w, rc); err != nil {
@@ -923,6 +924,7 @@ func (s *Server) handleGetBlocks(w http.ResponseWriter, r *http.Request, sess *m
 			return
 		}
 	}
+	setAPIHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", fmt.Sprint(total))

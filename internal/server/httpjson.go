@@ -83,7 +83,21 @@ func unmarshalStrict(body []byte, v any) error {
 	return nil
 }
 
+// APICSP is the Content-Security-Policy of the API's answers, JSON and
+// raw blocks: none is a page, and this origin serves the link page too,
+// so a browser led to one must neither run nor load anything from it.
+const APICSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
+
+// setAPIHeaders sets the headers every API answer with a body carries: no
+// type sniffing (a block is ciphertext, and JSON is JSON, whatever a
+// browser guesses) and the CSP above.
+func setAPIHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", APICSP)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	setAPIHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

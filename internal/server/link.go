@@ -35,6 +35,15 @@ const (
 	addrProofEvery = 6 * time.Second
 )
 
+// Handshakes begun (login/start) are limited per client address the same
+// way, and never taken back: each costs a modular exponentiation and a
+// stored challenge, whether or not a proof follows. A browser opening a
+// link begins one.
+const (
+	addrStartBurst = 30
+	addrStartEvery = 2 * time.Second
+)
+
 // routeLinks registers the link endpoints.
 func (s *Server) routeLinks(mux *http.ServeMux) {
 	mux.Handle("POST "+api.PathLinks, s.authed(s.handleCreateLink))
@@ -404,6 +413,12 @@ func (s *Server) handleLinkLoginStart(w http.ResponseWriter, r *http.Request, l 
 		s.writeError(w, r, err)
 		return
 	}
+	// The handshake itself is counted against the address, so that
+	// starts alone cannot make the server compute and store at will.
+	if err := s.chargeBuckets(ctx, s.startKeys(r), errTooManyStarts); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	sv, err := srp.NewServer(s.group, l.Verifier, req.A)
 	if err != nil {
 		s.writeError(w, r, badRequest("SRP: %v", err))
@@ -522,6 +537,12 @@ func (s *Server) proofKeys(r *http.Request, l *meta.Link) []proofKey {
 	}
 }
 
+// startKeys is the counter a handshake begun from r's address is
+// charged to.
+func (s *Server) startKeys(r *http.Request) []proofKey {
+	return []proofKey{{key: "linkstart:" + s.clientIP(r), burst: addrStartBurst, every: addrStartEvery}}
+}
+
 // The proof counters are kept in the store's throttles, so that every
 // instance sees the same counts, as a GCRA token bucket: BlockedUntil
 // holds the bucket's theoretical arrival time (TAT), which each proof
@@ -540,6 +561,13 @@ func (k proofKey) wait(tat, now time.Time) time.Duration {
 // chargeProof counts a proof against every counter, or refuses it with
 // 429 if one of them has none left, and then counts it against none.
 func (s *Server) chargeProof(ctx context.Context, keys []proofKey) error {
+	return s.chargeBuckets(ctx, keys, errTooManyProofs)
+}
+
+// chargeBuckets counts one attempt against every counter of keys, or
+// refuses it with tooMany(wait) if one of them has none left, and then
+// counts it against none.
+func (s *Server) chargeBuckets(ctx context.Context, keys []proofKey, tooMany func(time.Duration) error) error {
 	now := s.now()
 	for i, k := range keys {
 		var wait time.Duration
@@ -557,7 +585,7 @@ func (s *Server) chargeProof(ctx context.Context, keys []proofKey) error {
 			return t
 		})
 		if err == nil && wait > 0 {
-			err = errTooManyProofs(wait)
+			err = tooMany(wait)
 		}
 		if err != nil {
 			if rerr := s.refundProof(ctx, keys[:i]); rerr != nil {
@@ -605,16 +633,26 @@ func (s *Server) proofAllowed(ctx context.Context, keys []proofKey) error {
 }
 
 func errTooManyProofs(wait time.Duration) error {
+	return errTooMany("too many wrong passwords", wait)
+}
+
+func errTooManyStarts(wait time.Duration) error {
+	return errTooMany("too many attempts to open links", wait)
+}
+
+func errTooMany(what string, wait time.Duration) error {
 	return &httpError{
 		status: http.StatusTooManyRequests, code: api.CodeTooManyRequests,
-		message:    fmt.Sprintf("too many wrong passwords; try again in %s", wait.Round(time.Second)),
+		message:    fmt.Sprintf("%s; try again in %s", what, wait.Round(time.Second)),
 		retryAfter: int(math.Ceil(wait.Seconds())),
 	}
 }
 
 // linkNode returns node rawID of a read link's session: the linked node
 // or an active node below it. Anything else answers as if it did not
-// exist.
+// exist, and so do inbox drops not yet accepted by the owner (records
+// with no sealed name, isDrop): they are the owner's to look at, and a
+// read link's client could not open them anyway.
 func (s *Server) linkNode(ctx context.Context, l *meta.Link, rawID string) (*meta.Node, error) {
 	id, err := parseNodeID(rawID)
 	if err != nil {
@@ -628,13 +666,20 @@ func (s *Server) linkNode(ctx context.Context, l *meta.Link, rawID string) (*met
 		return nil, errNoSuchNode()
 	}
 	n, err := s.store.Node(ctx, id)
-	if errors.Is(err, meta.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) || (err == nil && isDrop(n) && string(n.ID) != string(l.NodeID)) {
 		return nil, errNoSuchNode()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load node: %w", err)
 	}
 	return n, nil
+}
+
+// isDrop reports whether n is an inbox drop not yet accepted: a node
+// with a parent but no sealed name (docs/crypto.md 13.9). A volume's
+// root has no name either, and no parent.
+func isDrop(n *meta.Node) bool {
+	return n.ParentID != nil && len(n.SealedName) == 0
 }
 
 func (s *Server) handleLinkNode(w http.ResponseWriter, r *http.Request, l *meta.Link) {
@@ -664,6 +709,14 @@ func (s *Server) handleLinkChildren(w http.ResponseWriter, r *http.Request, l *m
 		s.writeError(w, r, err)
 		return
 	}
+	// Inbox drops are left out, as linkNode refuses them.
+	kids := out.Nodes[:0]
+	for _, c := range out.Nodes {
+		if len(c.SealedName) != 0 {
+			kids = append(kids, c)
+		}
+	}
+	out.Nodes = kids
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -692,23 +745,24 @@ func (s *Server) handleLinkGetBlock(w http.ResponseWriter, r *http.Request, l *m
 		s.writeError(w, r, noBlock)
 		return
 	}
-	head, err := s.store.Revision(ctx, n.RevisionID)
+	// One lookup in the head's references, not the head's whole list of
+	// blocks for every block of a large file.
+	in, err := s.store.BlockInRevision(ctx, id[:], n.RevisionID)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("load head revision: %w", err))
+		s.writeError(w, r, fmt.Errorf("check block %s in head revision: %w", id, err))
 		return
 	}
-	for _, b := range head.Blocks {
-		if string(b) == string(id[:]) {
-			s.sendBlock(w, r, id)
-			return
-		}
+	if !in {
+		s.writeError(w, r, noBlock)
+		return
 	}
-	s.writeError(w, r, noBlock)
+	s.sendBlock(w, r, id)
 }
 
 // handleLinkPutBlock stores a block uploaded through an upload link. It
-// is the owner's from the start: it counts against the owner's quota and
-// the link's byte limit.
+// is the owner's from the start: it counts against the owner's quota, and
+// against the link's byte limit as pending until a drop takes it (or it
+// is collected as garbage).
 func (s *Server) handleLinkPutBlock(w http.ResponseWriter, r *http.Request, l *meta.Link) {
 	ctx := r.Context()
 	id, err := parseBlockID(r.PathValue("block"))
@@ -748,14 +802,14 @@ func (s *Server) checkLinkRoom(ctx context.Context, l *meta.Link, size int64) er
 	if size > api.MaxBlockBytes {
 		return &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("a block is at most %d bytes", api.MaxBlockBytes)}
 	}
-	if l.MaxBytes > 0 && size > l.MaxBytes-l.Bytes {
+	if l.MaxBytes > 0 && size > l.MaxBytes-l.Bytes-l.PendingBytes {
 		return errLinkBytes(l)
 	}
 	return s.checkRoom(ctx, l.OwnerID, size)
 }
 
 func errLinkBytes(l *meta.Link) error {
-	return &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("this link takes at most %d bytes in all", l.MaxBytes)}
+	return &httpError{status: http.StatusRequestEntityTooLarge, code: api.CodeTooLarge, message: fmt.Sprintf("this link takes at most %d bytes in all, uploads not yet dropped included", l.MaxBytes)}
 }
 
 // handleLinkDrop adds one file to an upload link's folder, as an inbox
@@ -775,7 +829,7 @@ func (s *Server) handleLinkDrop(w http.ResponseWriter, r *http.Request, l *meta.
 	err = s.store.CreateLinkDrop(ctx, l.ID, item, s.now())
 	switch {
 	case errors.Is(err, meta.ErrLimit):
-		err = &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("this link takes at most %d files", l.MaxFiles)}
+		err = s.dropLimitErr(ctx, l.ID)
 	case errors.Is(err, meta.ErrMissingBlocks):
 		err = badRequest("drop: %v; upload them through this link first", err)
 	case errors.Is(err, meta.ErrLinkClosed):
@@ -788,6 +842,20 @@ func (s *Server) handleLinkDrop(w http.ResponseWriter, r *http.Request, l *meta.
 		return
 	}
 	writeJSON(w, http.StatusCreated, api.Empty{})
+}
+
+// dropLimitErr answers a drop that the store refused at a limit: the
+// file limit (403), or, though pending blocks fit by construction, the
+// byte limit (413), as the link read again says.
+func (s *Server) dropLimitErr(ctx context.Context, id []byte) error {
+	l, err := s.store.Link(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load link: %w", err)
+	}
+	if l.MaxFiles > 0 && l.Files >= l.MaxFiles {
+		return &httpError{status: http.StatusForbidden, code: api.CodeForbidden, message: fmt.Sprintf("this link takes at most %d files", l.MaxFiles)}
+	}
+	return errLinkBytes(l)
 }
 
 // checkLinkDrop checks a drop through upload link l and returns it as the

@@ -848,8 +848,12 @@ func TestLinkUploads(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("put block: %d %s", status, body)
 	}
-	if st := e.stateOf(l); st.Bytes != 1000 {
+	// Pending, not dropped: it counts against max_bytes, not in bytes.
+	if st := e.stateOf(l); st.Bytes != 0 {
 		t.Errorf("bytes after one block: %+v", st)
+	}
+	if got := e.pending(l); got != 1000 {
+		t.Errorf("%d bytes pending after one block, want 1000", got)
 	}
 	if after := usage(); after.UsedBytes != before.UsedBytes+1000 {
 		t.Errorf("the owner's use went from %d to %d, want +1000", before.UsedBytes, after.UsedBytes)
@@ -922,9 +926,27 @@ func TestLinkUploads(t *testing.T) {
 	status, body = drop(good())
 	wantError(t, "a block dropped twice", status, body, 400, api.CodeBadRequest)
 
-	// The byte limit, then the file limit.
+	if st := e.stateOf(l); st.Bytes != 1000 || e.pending(l) != 0 {
+		t.Errorf("after the drop: %+v, %d pending", st, e.pending(l))
+	}
+
+	// The byte limit, with what was dropped and what was uploaded and
+	// not dropped, then the file limit.
 	status, body, _ = putBlock(bytes.Repeat([]byte{2}, 2001))
 	wantError(t, "a block past max_bytes", status, body, 413, api.CodeTooLarge)
+	status, body, abandoned := putBlock(bytes.Repeat([]byte{4}, 1500))
+	if status != http.StatusCreated {
+		t.Fatalf("a block to abandon: %d %s", status, body)
+	}
+	status, body, _ = putBlock(bytes.Repeat([]byte{3}, 2000))
+	wantError(t, "a block past max_bytes with one pending", status, body, 413, api.CodeTooLarge)
+	// Garbage collection of the abandoned block gives its room back.
+	if gone, err := e.env.Store.DeleteBlock(context.Background(), abandoned); err != nil || !gone {
+		t.Fatalf("collect the abandoned block: %v %v", gone, err)
+	}
+	if got := e.pending(l); got != 0 {
+		t.Errorf("%d bytes pending after garbage collection, want 0", got)
+	}
 	status, body, b2 := putBlock(bytes.Repeat([]byte{3}, 2000))
 	if status != http.StatusCreated {
 		t.Fatalf("a block up to max_bytes: %d %s", status, body)
@@ -971,9 +993,140 @@ func TestLinkUploadQuota(t *testing.T) {
 	wantError(t, "a block past the owner's quota", status, body, 507, api.CodeQuota)
 	status, body = put(bytes.Repeat([]byte{3}, api.MaxBlockBytes+1))
 	wantError(t, "an oversized block", status, body, 413, api.CodeTooLarge)
-	if st := e.stateOf(l); st.Bytes != 1000 {
-		t.Errorf("refused blocks were counted: %+v", st)
+	if st := e.stateOf(l); st.Bytes != 0 || e.pending(l) != 1000 {
+		t.Errorf("refused blocks were counted: %+v, %d pending", st, e.pending(l))
 	}
+}
+
+// pending returns the bytes uploaded through l and not dropped, as the
+// store counts them.
+func (e *linkEnv) pending(l *testLink) int64 {
+	e.t.Helper()
+	ml, err := e.env.Store.Link(context.Background(), l.id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ml.PendingBytes
+}
+
+func TestLinkLoginStartsAreLimitedPerAddress(t *testing.T) {
+	e := newLinkEnv(t)
+	dir := e.mkdir("/dir")
+	a, b := e.link(dir.ID, api.LinkRead, nil), e.link(dir.ID, api.LinkRead, nil)
+	sc, err := srp.NewClient(srp.Group3072())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(l *testLink) (int, http.Header, []byte) {
+		return postJSON(t, e.env.URL+l.path("/login/start"), api.LinkLoginStartRequest{A: sc.A()}, "")
+	}
+	// 30 at once from one address, over any links, none finished.
+	for i := range 30 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if status, _, body := start(l); status != http.StatusOK {
+			t.Fatalf("start %d: %d %s", i, status, body)
+		}
+	}
+	status, hdr, body := start(a)
+	wantError(t, "a start past the address's limit", status, body, 429, api.CodeTooManyRequests)
+	if ra := hdr.Get("Retry-After"); ra != "2" {
+		t.Errorf("Retry-After %q, want 2", ra)
+	}
+	status, _, body = start(b)
+	wantError(t, "a start of another link past the address's limit", status, body, 429, api.CodeTooManyRequests)
+	// Then one every 2 seconds.
+	e.env.Clock.Advance(2 * time.Second)
+	if status, _, body := start(a); status != http.StatusOK {
+		t.Errorf("a start 2 s later: %d %s", status, body)
+	}
+	status, _, body = start(a)
+	wantError(t, "and again at once", status, body, 429, api.CodeTooManyRequests)
+	// A handshake begun before the limit still finishes.
+	e.env.Clock.Advance(2 * time.Second)
+	e.open(a)
+}
+
+func TestLinkReadLeavesOutDrops(t *testing.T) {
+	e := newLinkEnv(t)
+	inbox := e.mkdir("/inbox")
+	f := e.put("/inbox/f.txt", "the owner's")
+	up := e.link(inbox.ID, api.LinkUpload, nil)
+	utok := e.open(up).Token
+	data := []byte("dropped")
+	sum := sha256.Sum256(data)
+	status, _, body := call(t, http.MethodPut, e.env.URL+up.path("/blocks/"+hex.EncodeToString(sum[:])), "application/octet-stream", data, utok)
+	if status != http.StatusCreated {
+		t.Fatalf("put block: %d %s", status, body)
+	}
+	req := dropRequest(t, up, e.vol, inbox.ID, sum[:])
+	if status, _, body := postJSON(t, e.env.URL+up.path("/drops"), req, utok); status != http.StatusCreated {
+		t.Fatalf("drop: %d %s", status, body)
+	}
+	drop := req.Node.ID
+
+	l := e.link(inbox.ID, api.LinkRead, nil)
+	tok := e.open(l).Token
+	get := func(p string) (int, []byte) {
+		status, _, body := call(t, http.MethodGet, e.env.URL+l.path(p), "", nil, tok)
+		return status, body
+	}
+	var list api.NodeList
+	status, body = get("/nodes/" + b64u(inbox.ID) + "/children")
+	if status != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Nodes) != 1 || !bytes.Equal(list.Nodes[0].ID, f.ID) {
+		t.Errorf("children of the linked folder: %d %s; want the owner's file only", status, body)
+	}
+	status, body = get("/nodes/" + b64u(inbox.ID) + "/children?name_hash=" + b64u(req.Node.NameHash))
+	if status != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Nodes) != 0 {
+		t.Errorf("the drop by name hash: %d %s", status, body)
+	}
+	status, body = get("/nodes/" + b64u(drop))
+	wantError(t, "the drop", status, body, 404, api.CodeNotFound)
+	status, body = get("/blocks/" + hex.EncodeToString(sum[:]) + "?node=" + b64u(drop))
+	wantError(t, "the drop's block", status, body, 404, api.CodeNotFound)
+	// The owner sees it.
+	var kids api.NodeList
+	e.getJSON("/v1/nodes/"+b64u(inbox.ID)+"/children", e.owner.Token, &kids)
+	if len(kids.Nodes) != 2 {
+		t.Errorf("the owner's listing: %+v", kids)
+	}
+}
+
+// The API's answers, JSON and blocks, on the origin that serves the link
+// page too, are not to be sniffed or run as a page.
+func TestAPIAnswersAreNotPages(t *testing.T) {
+	e := newLinkEnv(t)
+	f := e.put("/f.txt", "content")
+	l := e.link(f.ID, api.LinkRead, nil)
+	tok := e.open(l).Token
+	block := hex.EncodeToString(f.Head.Blocks[0])
+	check := func(what string, status int, h http.Header, wantStatus int, sandboxed bool) {
+		t.Helper()
+		if status != wantStatus {
+			t.Errorf("%s: status %d, want %d", what, status, wantStatus)
+		}
+		if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", what, got)
+		}
+		csp := h.Get("Content-Security-Policy")
+		if sandboxed && (!strings.Contains(csp, "sandbox") || !strings.Contains(csp, "default-src 'none'")) {
+			t.Errorf("%s: Content-Security-Policy %q, want sandbox and default-src 'none'", what, csp)
+		}
+	}
+	status, h, _ := call(t, http.MethodGet, e.env.URL+l.path(""), "", nil, "")
+	check("link info", status, h, 200, true)
+	status, h, _ = call(t, http.MethodGet, e.env.URL+"/v1/links/"+b64u(randBytes(t, 16)), "", nil, "")
+	check("an error", status, h, 404, true)
+	status, h, _ = call(t, http.MethodGet, e.env.URL+"/v1/volume", "", nil, e.owner.Token)
+	check("the owner's volume", status, h, 200, true)
+	status, h, _ = call(t, http.MethodGet, e.env.URL+"/v1/blocks/"+block, "", nil, e.owner.Token)
+	check("the owner's block", status, h, 200, true)
+	status, h, _ = call(t, http.MethodGet, e.env.URL+l.path("/blocks/"+block+"?node="+b64u(f.ID)), "", nil, tok)
+	check("a block through a link", status, h, 200, true)
+	status, h, _ = postJSON(t, e.env.URL+api.PathBlocksGet, api.BlockIDs{IDs: f.Head.Blocks}, e.owner.Token)
+	check("blocks in a batch", status, h, 200, true)
 }
 
 func TestLinkTokensStayApart(t *testing.T) {

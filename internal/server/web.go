@@ -34,7 +34,8 @@ type webFile struct {
 	contentType string
 }
 
-// webClient serves the built browser client: the link page at /s/{id}, its
+// webClient serves the built browser client: the link page at /s/{id}
+// (and /s/{id}/), its
 // service worker at /s/sw.js (scope /s/, so that it can answer the
 // download URLs /s/_dl/...) and its assets under /app/.
 type webClient struct {
@@ -76,6 +77,9 @@ func (s *Server) routeWeb(mux *http.ServeMux) {
 	}
 	wc := loadWebClient(fsys)
 	mux.HandleFunc("GET /s/{id}", wc.handlePage)
+	// The link's URL with a trailing slash is the same link
+	// (docs/crypto.md 13.13); {$} keeps it from taking the paths below.
+	mux.HandleFunc("GET /s/{id}/{$}", wc.handlePage)
 	mux.HandleFunc("GET /s/sw.js", wc.handleServiceWorker)
 	mux.HandleFunc("GET /s/_dl/{token}", wc.handleStaleDownload)
 	mux.HandleFunc("GET /app/{path...}", wc.handleAsset)

@@ -79,7 +79,9 @@ func TestWebCSPIsStrict(t *testing.T) {
 func TestWebPage(t *testing.T) {
 	web := fakeWebClient()
 	env := servertest.Start(t, server.Options{Web: web})
-	for _, id := range []string{"AbCdEf0123456789_-xyzw", "x"} {
+	// With a trailing slash too: the URL parser takes it (docs/crypto.md
+	// 13.13).
+	for _, id := range []string{"AbCdEf0123456789_-xyzw", "x", "AbCdEf0123456789_-xyzw/", "x/"} {
 		status, h, body := call(t, http.MethodGet, env.URL+"/s/"+id, "", nil, "")
 		if status != http.StatusOK || !bytes.Equal(body, web["index.html"].Data) {
 			t.Fatalf("GET /s/%s: %d %q", id, status, body)
@@ -90,6 +92,13 @@ func TestWebPage(t *testing.T) {
 		}
 		if cc := h.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("page Cache-Control %q, want no-store", cc)
+		}
+	}
+	// Nothing deeper is the page.
+	for _, p := range []string{"/s/x/y", "/s/x/y/"} {
+		status, _, body := call(t, http.MethodGet, env.URL+p, "", nil, "")
+		if status == http.StatusOK || bytes.Equal(body, web["index.html"].Data) {
+			t.Errorf("GET %s: %d %q, want no page", p, status, body)
 		}
 	}
 	status, h, body := call(t, http.MethodHead, env.URL+"/s/abc", "", nil, "")

@@ -23,6 +23,7 @@ func runLinks(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"LinkSessions", linkSessionTests},
 		{"LinkUploads", linkUploadTests},
 		{"ActiveBelow", activeBelowTests},
+		{"BlockInRevision", blockInRevisionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -92,6 +93,24 @@ func linkCounts(t *testing.T, s meta.Store, id []byte, downloads, files, bytes i
 	if l.Downloads != downloads || l.Files != files || l.Bytes != bytes {
 		t.Errorf("link counts %d downloads, %d files, %d bytes; want %d, %d, %d",
 			l.Downloads, l.Files, l.Bytes, downloads, files, bytes)
+	}
+}
+
+// linkPending checks the bytes uploaded through a link and not dropped.
+func linkPending(t *testing.T, s meta.Store, id []byte, want int64) {
+	t.Helper()
+	if l := getLink(t, s, id); l.PendingBytes != want {
+		t.Errorf("link has %d bytes pending, want %d", l.PendingBytes, want)
+	}
+}
+
+// collect deletes the blocks called names as garbage collection would.
+func collect(t *testing.T, s meta.Store, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if gone, err := s.DeleteBlock(t.Context(), blockID(name)); err != nil || !gone {
+			t.Fatalf("DeleteBlock(%s) = %v, %v; want true", name, gone, err)
+		}
 	}
 }
 
@@ -352,6 +371,40 @@ var linkSessionTests = []test{
 		wantErr(t, "CreateLinkSession at expiry", err, meta.ErrLinkClosed)
 		linkCounts(t, s, l.ID, 1, 0, 0)
 	}},
+	{"NodeGone", func(t *testing.T, s meta.Store) {
+		// The node may go between the server's check and the session:
+		// the store checks again, in the transaction.
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		top := d.folder(d.root, "top")
+		dir := d.folder(top, "dir")
+		l := d.newLink("a", dir, meta.LinkRead)
+		putLink(t, s, l)
+		if err := s.TrashNode(ctx, top.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		ls := newLinkSession("1", l.ID, t0)
+		wantErr(t, "CreateLinkSession below a folder in the trash", s.CreateLinkSession(ctx, ls, true), meta.ErrLinkClosed)
+		_, err := s.LinkSessionByTokenHash(ctx, ls.TokenHash)
+		wantErr(t, "session refused with its node gone", err, meta.ErrNotFound)
+		linkCounts(t, s, l.ID, 0, 0, 0)
+		if err := s.RestoreNode(ctx, top.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateLinkSession(ctx, ls, true); err != nil {
+			t.Fatalf("CreateLinkSession after the restore: %v", err)
+		}
+		// Deleted for good.
+		if err := s.TrashNode(ctx, top.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.EmptyTrash(ctx, d.vol.ID); err != nil {
+			t.Fatal(err)
+		}
+		err = s.CreateLinkSession(ctx, newLinkSession("2", l.ID, t0), true)
+		wantErr(t, "CreateLinkSession of a deleted node", err, meta.ErrLinkClosed)
+		linkCounts(t, s, l.ID, 1, 0, 0)
+	}},
 	{"Sweep", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		d := newDrive(t, s, "alice")
@@ -486,7 +539,9 @@ var linkUploadTests = []test{
 		d := newDrive(t, s, "alice")
 		l, _ := d.uploadLink(0, 2500)
 		ids := linkUpload(t, s, l, 1000, "b1", "b2")
-		linkCounts(t, s, l.ID, 0, 0, 2000)
+		// Pending, not dropped.
+		linkCounts(t, s, l.ID, 0, 0, 0)
+		linkPending(t, s, l.ID, 2000)
 		// The blocks are the owner's from the start.
 		checkUsage(t, s, d.owner, 2000, 0)
 		for _, id := range ids {
@@ -496,17 +551,73 @@ var linkUploadTests = []test{
 		}
 		// A retried upload counts nothing again.
 		linkUpload(t, s, l, 1000, "b1")
-		linkCounts(t, s, l.ID, 0, 0, 2000)
+		linkPending(t, s, l.ID, 2000)
 		// Past the link's limit, nothing is stored or counted.
 		err := s.AddLinkBlock(ctx, l.ID, meta.BlockInfo{ID: blockID("b3"), Size: 501}, t0)
 		wantErr(t, "AddLinkBlock past MaxBytes", err, meta.ErrLimit)
 		if unknown, err := s.UnknownBlocks(ctx, [][]byte{blockID("b3")}); err != nil || len(unknown) != 1 {
 			t.Errorf("a block refused at the limit is known: %v %v", unknown, err)
 		}
-		linkCounts(t, s, l.ID, 0, 0, 2000)
+		linkPending(t, s, l.ID, 2000)
 		checkUsage(t, s, d.owner, 2000, 0)
 		linkUpload(t, s, l, 500, "b3") // exactly to the limit
-		linkCounts(t, s, l.ID, 0, 0, 2500)
+		linkPending(t, s, l.ID, 2500)
+		linkCounts(t, s, l.ID, 0, 0, 0)
+	}},
+	{"PendingBytes", func(t *testing.T, s meta.Store) {
+		// What was dropped counts for good; what was uploaded and not
+		// dropped counts until a drop takes it or garbage collection
+		// deletes it, so that an abandoned upload does not use up the
+		// link.
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		l, dir := d.uploadLink(0, 3000)
+		b := linkUpload(t, s, l, 1000, "b1", "b2")
+		// A block named twice counts once.
+		it := d.newDrop(dir, b[0], b[0])
+		if err := s.CreateLinkDrop(ctx, l.ID, it, t0); err != nil {
+			t.Fatalf("CreateLinkDrop: %v", err)
+		}
+		linkCounts(t, s, l.ID, 0, 1, 1000)
+		linkPending(t, s, l.ID, 1000)
+		// b2 is abandoned, then collected: it leaves the link.
+		checkGarbage(t, s, []string{"b1", "b2"}, "b2")
+		collect(t, s, "b2")
+		linkCounts(t, s, l.ID, 0, 1, 1000)
+		linkPending(t, s, l.ID, 0)
+		checkUsage(t, s, d.owner, 1000, 0)
+		// Its room is free again, up to the limit with what was dropped.
+		linkUpload(t, s, l, 2000, "b3")
+		linkPending(t, s, l.ID, 2000)
+		err := s.AddLinkBlock(ctx, l.ID, meta.BlockInfo{ID: blockID("b4"), Size: 1}, t0)
+		wantErr(t, "AddLinkBlock past MaxBytes with drops and pending", err, meta.ErrLimit)
+		// A dropped block uploaded again counts nothing: it is in use,
+		// and no drop can take it again.
+		linkUpload(t, s, l, 1000, "b1")
+		linkCounts(t, s, l.ID, 0, 1, 1000)
+		linkPending(t, s, l.ID, 2000)
+		wantErr(t, "a dropped block dropped again",
+			s.CreateLinkDrop(ctx, l.ID, d.newDrop(dir, b[0]), t0), meta.ErrMissingBlocks)
+		if err := s.CreateLinkDrop(ctx, l.ID, d.newDrop(dir, blockID("b3")), t0); err != nil {
+			t.Fatalf("CreateLinkDrop up to the limit: %v", err)
+		}
+		linkCounts(t, s, l.ID, 0, 2, 3000)
+		linkPending(t, s, l.ID, 0)
+		// Deleting the dropped files does not give their bytes back:
+		// the link counts what was dropped through it.
+		for _, n := range []*meta.Node{it.Node} {
+			if err := s.TrashNode(ctx, n.ID, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.EmptyTrash(ctx, d.vol.ID); err != nil {
+			t.Fatal(err)
+		}
+		collect(t, s, "b1")
+		linkCounts(t, s, l.ID, 0, 2, 3000)
+		linkPending(t, s, l.ID, 0)
+		err = s.AddLinkBlock(ctx, l.ID, meta.BlockInfo{ID: blockID("b5"), Size: 1}, t0)
+		wantErr(t, "AddLinkBlock with the limit dropped", err, meta.ErrLimit)
 	}},
 	{"BlocksQuotaAndOwners", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
@@ -519,11 +630,11 @@ var linkUploadTests = []test{
 		linkUpload(t, s, l, 1000, "b1")
 		err := s.AddLinkBlock(ctx, l.ID, meta.BlockInfo{ID: blockID("b2"), Size: 1000}, t0)
 		wantErr(t, "AddLinkBlock past the owner's quota", err, meta.ErrQuota)
-		linkCounts(t, s, l.ID, 0, 0, 1000)
+		linkPending(t, s, l.ID, 1000)
 		bob.upload(10, "bobs")
 		err = s.AddLinkBlock(ctx, l.ID, meta.BlockInfo{ID: blockID("bobs"), Size: 10}, t0)
 		wantErr(t, "AddLinkBlock of another account's block", err, meta.ErrExists)
-		linkCounts(t, s, l.ID, 0, 0, 1000)
+		linkPending(t, s, l.ID, 1000)
 
 		read := d.newLink("read", dir, meta.LinkRead)
 		putLink(t, s, read)
@@ -550,6 +661,7 @@ var linkUploadTests = []test{
 		d.checkRevisions(it.Node, it.Revision)
 		d.checkChildren(dir, it.Node)
 		linkCounts(t, s, l.ID, 0, 1, 2000)
+		linkPending(t, s, l.ID, 0)
 		// The drop is the owner's like any file: its blocks are in use.
 		checkUsage(t, s, d.owner, 2000, 0)
 		checkGarbage(t, s, []string{"b1", "b2"})
@@ -614,12 +726,14 @@ var linkUploadTests = []test{
 				t.Errorf("%s: the refused node exists: %v", tc.name, err)
 			}
 		}
-		linkCounts(t, s, l.ID, 0, 1, 200)
+		linkCounts(t, s, l.ID, 0, 1, 100)
+		linkPending(t, s, l.ID, 100)
 		// The link's own block is still free for a drop.
 		if err := s.CreateLinkDrop(ctx, l.ID, d.newDrop(dir, blockID("mine")), t0); err != nil {
 			t.Fatalf("CreateLinkDrop after refusals: %v", err)
 		}
 		linkCounts(t, s, l.ID, 0, 2, 200)
+		linkPending(t, s, l.ID, 0)
 	}},
 	{"DropLimitAndClosed", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
@@ -643,14 +757,28 @@ var linkUploadTests = []test{
 		}
 		wantErr(t, "a drop through a revoked link", s.CreateLinkDrop(ctx, open.ID, d.newDrop(box), t0), meta.ErrLinkClosed)
 
-		// A folder in the trash takes no drops.
+		// A folder in the trash, itself or by way of a folder above it,
+		// or deleted, takes no drops: the link is closed with its node.
 		trash := d.newLink("trash", d.folder(d.root, "trash"), meta.LinkUpload)
 		putLink(t, s, trash)
 		if err := s.TrashNode(ctx, trash.NodeID, t0); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "a drop into the trash", s.CreateLinkDrop(ctx, trash.ID, d.newDrop(d.node(trash.NodeID)), t0), meta.ErrInvalid)
+		wantErr(t, "a drop into the trash", s.CreateLinkDrop(ctx, trash.ID, d.newDrop(d.node(trash.NodeID)), t0), meta.ErrLinkClosed)
 		linkCounts(t, s, trash.ID, 0, 0, 0)
+		top := d.folder(d.root, "top")
+		below := d.newLink("below", d.folder(top, "in"), meta.LinkUpload)
+		putLink(t, s, below)
+		in := d.node(below.NodeID)
+		if err := s.TrashNode(ctx, top.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "a drop below a folder in the trash", s.CreateLinkDrop(ctx, below.ID, d.newDrop(in), t0), meta.ErrLinkClosed)
+		if _, err := s.EmptyTrash(ctx, d.vol.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "a drop into a deleted folder", s.CreateLinkDrop(ctx, below.ID, d.newDrop(in), t0), meta.ErrLinkClosed)
+		linkCounts(t, s, below.ID, 0, 0, 0)
 	}},
 	{"DropsConcurrently", func(t *testing.T, s meta.Store) {
 		d := newDrive(t, s, "alice")
@@ -733,6 +861,39 @@ var activeBelowTests = []test{
 			if got, err := s.ActiveBelow(ctx, n.ID, top.ID); err != nil || got {
 				t.Errorf("ActiveBelow below a trashed root = %v, %v; want false", got, err)
 			}
+		}
+	}},
+}
+
+var blockInRevisionTests = []test{
+	{"HeadOnly", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		f, r1 := d.file(d.root, "f", "a", "shared")
+		g, _ := d.file(d.root, "g", "other")
+		f, r2 := d.commit(f, 0, "b")
+		cases := []struct {
+			name  string
+			block string
+			rev   []byte
+			want  bool
+		}{
+			{"a block of the head", "b", r2.ID, true},
+			{"a block of an older revision, in it", "a", r1.ID, true},
+			{"a block of an older revision, in the head", "a", r2.ID, false},
+			{"another file's block", "other", f.RevisionID, false},
+			{"a block uploaded, in no revision", "nothing", r2.ID, false},
+			{"an unknown revision", "b", hash("none")[:16], false},
+		}
+		d.upload(10, "nothing")
+		for _, tc := range cases {
+			got, err := s.BlockInRevision(ctx, blockID(tc.block), tc.rev)
+			if err != nil || got != tc.want {
+				t.Errorf("%s: BlockInRevision = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+		}
+		if got, err := s.BlockInRevision(ctx, blockID("other"), g.RevisionID); err != nil || !got {
+			t.Errorf("BlockInRevision of g's own block = %v, %v; want true", got, err)
 		}
 	}},
 }

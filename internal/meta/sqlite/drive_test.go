@@ -53,6 +53,12 @@ func checkInvariants(t *testing.T, s *Store) {
 			SELECT hex(id) FROM nodes WHERE id NOT IN (SELECT start FROM up WHERE parent_id IS NULL)`},
 		{"trashed nodes without a time, or active ones with one", `
 			SELECT hex(id) FROM nodes WHERE (state = 1) = (trashed_at = ` + fmt.Sprint(micros(time.Time{})) + `) `},
+		{"links whose pending_bytes is not the size of their pending blocks", `
+			SELECT hex(id) FROM links AS l
+			WHERE pending_bytes <> (SELECT coalesce(sum(size), 0) FROM link_blocks WHERE link_id = l.id)`},
+		{"pending link blocks whose size is not the block's", `
+			SELECT hex(lb.block_id) FROM link_blocks AS lb JOIN blocks AS b ON b.id = lb.block_id
+			WHERE lb.size <> b.size`},
 		{"foreign key violations", `SELECT "table" FROM pragma_foreign_key_check`},
 		{"integrity problems", `SELECT integrity_check FROM pragma_integrity_check WHERE integrity_check <> 'ok'`},
 	}
@@ -149,8 +155,11 @@ func TestQueryPlans(t *testing.T) {
 		{"RevokeLink sessions", `SELECT token_hash FROM link_sessions WHERE link_id = ?`, []any{id}},
 		{"link block cascade", `SELECT link_id FROM link_blocks WHERE block_id = ?`, []any{id}},
 		{"checkLinkBlocks", `
-			SELECT count(*) FROM link_blocks AS lb JOIN blocks AS b ON b.id = lb.block_id
+			SELECT count(*), coalesce(sum(lb.size), 0) FROM link_blocks AS lb JOIN blocks AS b ON b.id = lb.block_id
 			WHERE lb.link_id = ? AND b.owner_id = ? AND b.refs = 0 AND lb.block_id IN (?, ?)`, []any{id, 1, id, id}},
+		{"takeLinkBlocks", `SELECT size FROM link_blocks WHERE link_id = ? AND block_id IN (?, ?)`, []any{id, id, id}},
+		{"pending link block trigger", `SELECT pending_bytes FROM links WHERE id = ?`, []any{id}},
+		{"BlockInRevision", `SELECT 1 FROM block_refs WHERE revision_id = ? AND block_id = ?`, []any{id, id}},
 	} {
 		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+c.query, c.args...)
 		if err != nil {

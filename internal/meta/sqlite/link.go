@@ -23,7 +23,7 @@ func (s *Store) PutLink(ctx context.Context, l *meta.Link) error {
 		}
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO links (`+linkColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, 0)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, 0, 0)`,
 			l.ID, l.OwnerID, l.VolumeID, l.NodeID, l.Kind, blob(l.Salt), int64(l.KDF.MemoryKiB),
 			int64(l.KDF.Iterations), int64(l.KDF.Parallelism), blob(l.Verifier), blob(l.Payload),
 			blob(l.OwnerRecord), l.Password, micros(l.CreatedAt), micros(l.ExpiresAt),
@@ -83,14 +83,16 @@ func checkLinkNode(ctx context.Context, tx *sql.Tx, l *meta.Link) error {
 
 const linkColumns = `id, owner_id, volume_id, node_id, kind, salt, kdf_memory_kib,
 	kdf_iterations, kdf_parallelism, verifier, payload, owner_record, password, created_at,
-	expires_at, revoked_at, max_downloads, downloads, max_files, files, max_bytes, bytes`
+	expires_at, revoked_at, max_downloads, downloads, max_files, files, max_bytes, bytes,
+	pending_bytes`
 
 func linkDest(l *meta.Link) []any {
 	return []any{blobCol{&l.ID}, &l.OwnerID, blobCol{&l.VolumeID}, blobCol{&l.NodeID},
 		intCol[int]{&l.Kind}, blobCol{&l.Salt}, &l.KDF.MemoryKiB, &l.KDF.Iterations,
 		&l.KDF.Parallelism, blobCol{&l.Verifier}, blobCol{&l.Payload}, blobCol{&l.OwnerRecord},
 		&l.Password, timeCol{&l.CreatedAt}, timeCol{&l.ExpiresAt}, timeCol{&l.RevokedAt},
-		&l.MaxDownloads, &l.Downloads, &l.MaxFiles, &l.Files, &l.MaxBytes, &l.Bytes}
+		&l.MaxDownloads, &l.Downloads, &l.MaxFiles, &l.Files, &l.MaxBytes, &l.Bytes,
+		&l.PendingBytes}
 }
 
 // finishLink fills in what reads derive: unset times as the zero
@@ -197,6 +199,7 @@ type openLink struct {
 	kind                                 int
 	maxDownloads, downloads              int64
 	maxFiles, files, maxBytes, linkBytes int64
+	pendingBytes                         int64
 }
 
 // liveLink reads the link id in tx, and refuses with meta.ErrLinkClosed
@@ -206,10 +209,11 @@ func liveLink(ctx context.Context, tx *sql.Tx, id []byte, now time.Time) (*openL
 	var expires, revoked int64
 	err := tx.QueryRowContext(ctx, `
 		SELECT owner_id, volume_id, node_id, kind, expires_at, revoked_at, max_downloads,
-			downloads, max_files, files, max_bytes, bytes
+			downloads, max_files, files, max_bytes, bytes, pending_bytes
 		FROM links WHERE id = ?`, id,
 	).Scan(&l.ownerID, blobCol{&l.volumeID}, blobCol{&l.nodeID}, intCol[int]{&l.kind}, &expires,
-		&revoked, &l.maxDownloads, &l.downloads, &l.maxFiles, &l.files, &l.maxBytes, &l.linkBytes)
+		&revoked, &l.maxDownloads, &l.downloads, &l.maxFiles, &l.files, &l.maxBytes, &l.linkBytes,
+		&l.pendingBytes)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -225,12 +229,31 @@ func liveLink(ctx context.Context, tx *sql.Tx, id []byte, now time.Time) (*openL
 	return &l, nil
 }
 
+// liveLinkNode refuses with meta.ErrLinkClosed, in tx, a link whose node
+// was deleted or is in the trash, itself or by way of a folder above it:
+// the server checks this before, but the node may go meanwhile.
+func liveLinkNode(ctx context.Context, tx *sql.Tx, l *openLink) error {
+	active, _, err := ancestry(ctx, tx, l.nodeID, nil)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return fmt.Errorf("node %x deleted: %w", l.nodeID, meta.ErrLinkClosed)
+	case err != nil:
+		return err
+	case !active:
+		return fmt.Errorf("node %x in the trash: %w", l.nodeID, meta.ErrLinkClosed)
+	}
+	return nil
+}
+
 // CreateLinkSession stores a link session, counting a download if asked,
 // in one transaction with the checks of the link.
 func (s *Store) CreateLinkSession(ctx context.Context, ls *meta.LinkSession, countDownload bool) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		l, err := liveLink(ctx, tx, ls.LinkID, ls.CreatedAt)
 		if err != nil {
+			return err
+		}
+		if err := liveLinkNode(ctx, tx, l); err != nil {
 			return err
 		}
 		if countDownload {
@@ -268,7 +291,8 @@ func (s *Store) LinkSessionByTokenHash(ctx context.Context, tokenHash []byte) (*
 }
 
 // AddLinkBlock records a block uploaded through an upload link as the
-// link owner's, and counts it against the link's byte limit.
+// link owner's, and counts it as pending against the link's byte limit
+// until a drop takes it or it is collected as garbage.
 func (s *Store) AddLinkBlock(ctx context.Context, linkID []byte, b meta.BlockInfo, now time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		l, err := liveLink(ctx, tx, linkID, now)
@@ -278,30 +302,36 @@ func (s *Store) AddLinkBlock(ctx context.Context, linkID []byte, b meta.BlockInf
 		if l.kind != meta.LinkUpload {
 			return fmt.Errorf("not an upload link: %w", meta.ErrInvalid)
 		}
+		// A block the link added already (a retried upload), or that a
+		// revision uses (of the owner's, or a drop's: no drop can take it
+		// again), counts nothing again: only the upload time moves, or
+		// addBlock refuses another account's block.
 		var known bool
-		err = tx.QueryRowContext(ctx,
-			`SELECT EXISTS (SELECT 1 FROM link_blocks WHERE link_id = ? AND block_id = ?)`,
+		err = tx.QueryRowContext(ctx, `
+			SELECT EXISTS (SELECT 1 FROM link_blocks WHERE link_id = ?1 AND block_id = ?2)
+				OR EXISTS (SELECT 1 FROM blocks WHERE id = ?2 AND refs > 0)`,
 			linkID, blob(b.ID)).Scan(&known)
 		if err != nil {
 			return err
 		}
 		if known {
-			// Uploaded again: only the upload time moves.
 			return addBlock(ctx, tx, l.ownerID, b.ID, b.Size, now)
 		}
-		// Written so as not to overflow, as in addBlock.
-		if l.maxBytes > 0 && b.Size > l.maxBytes-l.linkBytes {
-			return fmt.Errorf("%d of %d bytes used, block of %d: %w", l.linkBytes, l.maxBytes, b.Size, meta.ErrLimit)
+		// Written so as not to overflow, as in addBlock: the table's
+		// check holds bytes + pending_bytes <= max_bytes anyway.
+		if l.maxBytes > 0 && b.Size > l.maxBytes-l.linkBytes-l.pendingBytes {
+			return fmt.Errorf("%d of %d bytes dropped and %d pending, block of %d: %w",
+				l.linkBytes, l.maxBytes, l.pendingBytes, b.Size, meta.ErrLimit)
 		}
 		if err := addBlock(ctx, tx, l.ownerID, b.ID, b.Size, now); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO link_blocks (link_id, block_id) VALUES (?, ?)`, linkID, b.ID)
-		if err != nil {
-			return dbErr(err)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE links SET bytes = bytes + ? WHERE id = ?`, b.Size, linkID)
-		return err
+		// The size as recorded (the first one, were it recorded before);
+		// the trigger on link_blocks adds it to links.pending_bytes.
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO link_blocks (link_id, block_id, size) SELECT ?, id, size FROM blocks WHERE id = ?`,
+			linkID, blob(b.ID))
+		return dbErr(err)
 	})
 	if err != nil {
 		return fmt.Errorf("add block %x through link %x: %w", b.ID, linkID, err)
@@ -317,11 +347,21 @@ func (s *Store) CreateLinkDrop(ctx context.Context, linkID []byte, item meta.New
 		if err != nil {
 			return err
 		}
+		if err := liveLinkNode(ctx, tx, l); err != nil {
+			return err
+		}
 		if err := checkLinkDrop(l, item); err != nil {
 			return err
 		}
-		if err := checkLinkBlocks(ctx, tx, linkID, l.ownerID, distinct(item.Revision.Blocks)); err != nil {
+		ids := distinct(item.Revision.Blocks)
+		size, err := checkLinkBlocks(ctx, tx, linkID, l.ownerID, ids)
+		if err != nil {
 			return err
+		}
+		// The blocks were pending, so they fit already; checked again all
+		// the same, as the table's check would.
+		if l.maxBytes > 0 && size > l.maxBytes-l.linkBytes {
+			return fmt.Errorf("%d of %d bytes dropped, drop of %d: %w", l.linkBytes, l.maxBytes, size, meta.ErrLimit)
 		}
 		// The blocks are the owner's already: the revision is the
 		// owner's to create, with no uploader to take them from.
@@ -330,7 +370,12 @@ func (s *Store) CreateLinkDrop(ctx context.Context, linkID []byte, item meta.New
 		if err := createNode(ctx, tx, l.ownerID, meta.NewFile{Node: item.Node, Revision: &rev}, map[string][]byte{}); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE links SET files = files + 1 WHERE id = ?`, linkID)
+		// The drop takes its blocks: the trigger on link_blocks takes
+		// their size off pending_bytes, and it goes to bytes.
+		if err := takeLinkBlocks(ctx, tx, linkID, ids); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE links SET files = files + 1, bytes = bytes + ? WHERE id = ?`, size, linkID)
 		return err
 	})
 	if err != nil {
@@ -360,31 +405,66 @@ func checkLinkDrop(l *openLink, item meta.NewFile) error {
 }
 
 // checkLinkBlocks checks that every block of ids (distinct) came through
-// the link, is still the owner's, and is referenced by no revision yet.
-func checkLinkBlocks(ctx context.Context, tx *sql.Tx, linkID []byte, ownerID int64, ids [][]byte) error {
-	var found int64
+// the link and no drop took it yet, is still the owner's, and is
+// referenced by no revision yet. It returns their total size.
+func checkLinkBlocks(ctx context.Context, tx *sql.Tx, linkID []byte, ownerID int64, ids [][]byte) (int64, error) {
+	var found, total int64
 	for chunk := range chunks(ids, maxParams-2) {
 		args := make([]any, 0, 2+len(chunk))
 		args = append(args, linkID, ownerID)
 		for _, id := range chunk {
 			args = append(args, blob(id))
 		}
-		var n int64
+		var n, size int64
 		err := tx.QueryRowContext(ctx, `
-			SELECT count(*) FROM link_blocks AS lb JOIN blocks AS b ON b.id = lb.block_id
+			SELECT count(*), coalesce(sum(lb.size), 0)
+			FROM link_blocks AS lb JOIN blocks AS b ON b.id = lb.block_id
 			WHERE lb.link_id = ? AND b.owner_id = ? AND b.refs = 0
-				AND lb.block_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...).Scan(&n)
+				AND lb.block_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...).Scan(&n, &size)
+		if err != nil {
+			return 0, err
+		}
+		found += n
+		total += size
+	}
+	if missing := int64(len(ids)) - found; missing > 0 {
+		return 0, fmt.Errorf("%d of %d blocks not uploaded through this link, or in use already: %w",
+			missing, len(ids), meta.ErrMissingBlocks)
+	}
+	return total, nil
+}
+
+// takeLinkBlocks forgets that the blocks ids (distinct) are pending on
+// the link: a drop took them.
+func takeLinkBlocks(ctx context.Context, tx *sql.Tx, linkID []byte, ids [][]byte) error {
+	for chunk := range chunks(ids, maxParams-1) {
+		args := make([]any, 0, 1+len(chunk))
+		args = append(args, linkID)
+		for _, id := range chunk {
+			args = append(args, blob(id))
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM link_blocks WHERE link_id = ? AND block_id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return err
 		}
-		found += n
-	}
-	if missing := int64(len(ids)) - found; missing > 0 {
-		return fmt.Errorf("%d of %d blocks not uploaded through this link, or in use already: %w",
-			missing, len(ids), meta.ErrMissingBlocks)
 	}
 	return nil
 }
+
+// BlockInRevision reports whether the revision references the block: one
+// lookup in block_refs' primary key.
+func (s *Store) BlockInRevision(ctx context.Context, blockID, revisionID []byte) (bool, error) {
+	var in bool
+	err := s.r.QueryRowContext(ctx, blockInRevisionQuery, revisionID, blob(blockID)).Scan(&in)
+	if err != nil {
+		return false, fmt.Errorf("block %x in revision %x: %w", blockID, revisionID, err)
+	}
+	return in, nil
+}
+
+// As TestQueryPlans checks, a search of block_refs' primary key.
+const blockInRevisionQuery = `SELECT EXISTS (SELECT 1 FROM block_refs WHERE revision_id = ? AND block_id = ?)`
 
 // ActiveBelow reports whether nodeID is rootID or below it, with every
 // node from nodeID up to rootID active.
