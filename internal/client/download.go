@@ -70,6 +70,14 @@ func (d *Drive) getEntry(ctx context.Context, e *Entry, local string, progress f
 	if !e.IsDir() {
 		return d.getFile(ctx, e, local, progress)
 	}
+	if d.link != nil {
+		// Through a link the records come unchecked against any earlier
+		// view, so a server could serve a folder inside itself.
+		if d.link.walked[string(e.ID)] {
+			return fmt.Errorf("%s: the folder appears inside itself: %w", e.path, ErrTampered)
+		}
+		d.link.walked[string(e.ID)] = true
+	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return fmt.Errorf("create folder %s: %w", local, err)
 	}

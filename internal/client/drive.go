@@ -303,16 +303,38 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	fail := func(why string, err error) (*Entry, error) {
 		return nil, fmt.Errorf("%s: entry %s (%s): %s: %w", Printable(parent.path), b64(n.ID), Printable(name), why, tampered(err))
 	}
+	// leaveOut is a failure that leaves the entry out with a warning
+	// instead of failing the listing. For a drop, that is anything its
+	// uploader controls: whoever holds an upload link signs as it, and
+	// the server cannot check (an uploader could otherwise make the
+	// folder unlistable). Nothing of such an entry is trusted or shown.
+	leaveOut := func(why string, err error) (*Entry, error) {
+		_, ferr := fail(why, err)
+		return nil, &unreadableDrop{err: ferr}
+	}
 	if string(n.Volume) != string(parent.vol) || string(n.Parent) != string(parent.ID) {
 		return fail("does not belong in this folder", nil)
 	}
 	drop := len(n.SealedName) == 0
+	if d.link != nil && drop {
+		// A link gives what its owner wrote; uploads waiting to be
+		// filed are the owner's to read, not the link's.
+		return nil, &unreadableDrop{err: fmt.Errorf("%s: an upload waiting to be filed by the owner", Printable(parent.path))}
+	}
 	var pub crypto.VerifyKey
 	var err error
 	if drop {
 		pub, err = d.dropAuthorKey(parent, n.Author)
 	} else {
 		pub, err = d.authorKey(d.placeOf(parent, n.ID), n.Author)
+	}
+	if err != nil && d.link != nil {
+		// Under a link only the owner's records count (docs/crypto.md
+		// 13.13): another writer's (an editor of a share) is left out.
+		return nil, &unreadableDrop{err: fmt.Errorf("%s: entry %s: written by %q, not by the owner; links give only what the owner wrote", Printable(parent.path), b64(n.ID), Printable(n.Author))}
+	}
+	if err != nil && drop {
+		return leaveOut("upload by an unknown signer", err)
 	}
 	if err != nil {
 		return fail("unknown signer", err)
@@ -332,6 +354,9 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	if err == nil && len(n.Signature) != ed25519.SignatureSize {
 		err = fmt.Errorf("signature is %d bytes", len(n.Signature))
 	}
+	if err != nil && drop {
+		return leaveOut("malformed upload", err)
+	}
 	if err != nil {
 		return fail("malformed record", err)
 	}
@@ -341,6 +366,9 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 	fp := recordFingerprint(pub.Public(), rec, n.Signature)
 	if !d.seen.known(n.ID, n.Version, fp) {
 		if err := rec.VerifyWith(pub, n.Signature); err != nil {
+			if drop {
+				return leaveOut("upload with a bad signature", err)
+			}
 			return fail("bad signature", err)
 		}
 	}
@@ -356,9 +384,8 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 		}
 		if key, nm, err = crypto.OpenInboxDrop(ik, ref, n.SealedKey); err != nil {
 			// Signed by an uploader, who can seal anything: its own
-			// doing, not the server's (see errUnreadableDrop).
-			_, ferr := fail("upload does not open (sealed for another folder?)", err)
-			return nil, &unreadableDrop{err: ferr}
+			// doing, not the server's.
+			return leaveOut("upload does not open (sealed for another folder?)", err)
 		}
 		name = nm
 	} else {
@@ -387,24 +414,34 @@ func (d *Drive) verifyChildHead(parent *Entry, n *api.Node, withHead bool) (*Ent
 			return fail("file without content", nil)
 		}
 		attrs, err := d.verifyHead(e, rec, n.Head)
-		if err != nil {
-			_, ferr := fail("head revision", err)
-			if drop {
-				return nil, &unreadableDrop{err: ferr}
-			}
-			return nil, ferr
+		var other *otherWriter
+		switch {
+		case errors.As(err, &other):
+			return nil, &unreadableDrop{err: fmt.Errorf("%s: %w", e.path, err)}
+		case err != nil && drop:
+			return leaveOut("head revision", err)
+		case err != nil:
+			return fail("head revision", err)
 		}
 		e.Head, e.Attrs = n.Head, attrs
 	}
 	return e, nil
 }
 
-// unreadableDrop is an upload whose record its uploader signed, but that
-// does not open or whose content does not match. An uploader can seal
-// anything, so this is the uploader's doing: the folder's listing leaves
-// the upload out with a warning rather than failing, or any uploader could
-// make a folder unlistable.
+// unreadableDrop is an entry a listing leaves out with a warning rather
+// than failing: an upload that does not verify or open (an uploader can
+// seal and sign anything, so this is the uploader's doing, and failing
+// would let any uploader make the folder unlistable), or, under a link,
+// an entry the link does not vouch for.
 type unreadableDrop struct{ err error }
+
+// otherWriter is a file under a link whose content someone other than
+// the owner wrote (an editor, a filed upload).
+type otherWriter struct{ author string }
+
+func (o *otherWriter) Error() string {
+	return fmt.Sprintf("its content was written by %q, not by the owner; links give only what the owner wrote", Printable(AnonymousAuthor(o.author)))
+}
 
 func (u *unreadableDrop) Error() string { return u.err.Error() }
 func (u *unreadableDrop) Unwrap() error { return u.err }
@@ -420,6 +457,12 @@ func (d *Drive) verifyHead(e *Entry, rec *crypto.NodeRecord, r *api.Revision) (c
 	rr := revisionRecord(r)
 	if err := rr.MatchesHead(rec); err != nil {
 		return crypto.Attrs{}, fmt.Errorf("not the revision its record names: %w", err)
+	}
+	if d.link != nil && rr.Author != d.link.owner {
+		// The owner's record vouches for it by digest, but a link gives
+		// only content the owner wrote (docs/crypto.md 13.13), as the
+		// browser does.
+		return crypto.Attrs{}, &otherWriter{author: rr.Author}
 	}
 	// Another writer's revision must carry its author's valid signature.
 	// A former member's no longer can be checked (their key no longer

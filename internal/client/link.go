@@ -72,6 +72,11 @@ type linkInbox struct {
 // linkView makes a Drive a public link's view (OpenLink).
 type linkView struct {
 	id []byte
+	// owner is the payload's owner: the only writer a link vouches for.
+	owner string
+	// walked are the folders a download went through: a server that
+	// serves a cycle (records of a folder under itself) is caught.
+	walked map[string]bool
 }
 
 // path is p under the link's endpoints.
@@ -267,7 +272,8 @@ func parseLinkID(id string) ([]byte, error) {
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(id)
 	if err != nil || len(raw) != 16 {
-		return nil, fmt.Errorf("%q is not a link ID (22 characters, as `coffer link ls` shows)", Printable(id))
+		// Not echoed: it may be a mangled URL with its secret.
+		return nil, errors.New("not a link ID (22 characters, as `coffer link ls` shows) nor a link URL")
 	}
 	return raw, nil
 }
@@ -428,7 +434,7 @@ func (c *Client) OpenLink(ctx context.Context, rawURL string, password func() (s
 	s.d = &Drive{
 		acc: &Account{t: lt}, seen: &seenVersions{v: map[string]seenRecord{}},
 		keys: keyCache{t: lt, m: map[string]crypto.VerifyKey{}}, ownKey: owner,
-		owned: map[string]*ownedShare{}, broken: map[string]error{}, link: &linkView{id: id},
+		owned: map[string]*ownedShare{}, broken: map[string]error{}, link: &linkView{id: id, owner: p.Owner, walked: map[string]bool{}},
 	}
 	if s.Upload {
 		return s, nil
@@ -500,6 +506,10 @@ func (s *LinkSession) verifyRoot(ctx context.Context) (*Entry, error) {
 			return fail("file without content", nil)
 		}
 		a, err := s.d.verifyHead(e, rec, n.Head)
+		var other *otherWriter
+		if errors.As(err, &other) {
+			return nil, fmt.Errorf("the linked file %q: %w", Printable(s.Name), err)
+		}
 		if err != nil {
 			return fail("head revision", err)
 		}

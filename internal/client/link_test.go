@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/client"
@@ -208,5 +210,151 @@ func TestLinkTamper(t *testing.T) {
 	proxy.Reset()
 	if got, err := getLink(t, pc, aURL, ""); err != nil || !bytes.Equal(got, le.a) {
 		t.Fatalf("after the attacks: %v", err)
+	}
+}
+
+// putLink uploads one file named name into a file request, through hc
+// (nil: directly).
+func putLink(t *testing.T, hc *http.Client, url, name string, data []byte) error {
+	t.Helper()
+	s, err := client.New(nil, hc).OpenLink(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	local := filepath.Join(t.TempDir(), name)
+	writeFile(t, local, data, time.Time{})
+	return s.Put(ctx, []string{local}, client.PutOptions{})
+}
+
+// TestLinkUploadsCannotBreakTheFolder: whoever holds a file request can
+// sign anything as it, and the server cannot check. An upload with a bad
+// signature, or many uploads of one name, are left out or left unfiled
+// with a warning: they never make the owner's folder unlistable. A read
+// link on the same folder leaves out what the owner did not write
+// (uploads waiting, and filed ones), as the browser does.
+func TestLinkUploadsCannotBreakTheFolder(t *testing.T) {
+	le := newLinkEnv(t)
+	if _, err := le.drive(t, "alice").Mkdir(ctx, "/req", true); err != nil {
+		t.Fatal(err)
+	}
+	le.put(t, "alice", "/req/mine.txt", []byte("the owner's own"), false)
+	up := le.link(t, "/req", client.LinkOptions{Upload: true})
+	read := le.link(t, "/req", client.LinkOptions{})
+	if err := putLink(t, nil, up, "good.txt", []byte("an honest upload")); err != nil {
+		t.Fatal(err)
+	}
+	forger := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/drops") {
+			var req api.LinkDropRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				return nil, err
+			}
+			req.Node.Signature = servertest.FlipBit(req.Node.Signature, 7)
+			b, _ := json.Marshal(req)
+			r = r.Clone(r.Context())
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	if err := putLink(t, forger, up, "forged.txt", []byte("a forged upload")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Through the read link, before the owner looks: only the owner's.
+	names := func(dir string) []string {
+		var out []string
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	s, err := client.New(nil, nil).OpenLink(ctx, read, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "req")
+	if err := s.Get(ctx, out, client.GetOptions{}); err != nil {
+		t.Fatalf("a read link over a folder with uploads waiting: %v", err)
+	}
+	if got := names(out); len(got) != 1 || got[0] != "mine.txt" {
+		t.Fatalf("the read link gave %v", got)
+	}
+
+	// The owner lists: the honest upload is filed, the forged one left
+	// out with a warning.
+	d := le.drive(t, "alice")
+	dir, err := d.Resolve(ctx, "/req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := d.List(ctx, dir)
+	if err != nil {
+		t.Fatalf("the owner's listing: %v", err)
+	}
+	var listed []string
+	for _, e := range es {
+		listed = append(listed, e.Name+" by "+e.Writer())
+	}
+	if len(listed) != 2 || !strings.Contains(strings.Join(listed, ","), "good.txt by link:") {
+		t.Fatalf("listed %v", listed)
+	}
+	if w := strings.Join(d.Warnings(), "\n"); !strings.Contains(w, "bad signature") {
+		t.Fatalf("warnings: %q", w)
+	}
+
+	// Filed, the upload is still not the owner's writing: the read link
+	// leaves it out.
+	s, err = client.New(nil, nil).OpenLink(ctx, read, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(t.TempDir(), "req")
+	if err := s.Get(ctx, out, client.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(out); len(got) != 1 || got[0] != "mine.txt" {
+		t.Fatalf("the read link gave %v", got)
+	}
+	if w := strings.Join(s.Warnings(), "\n"); !strings.Contains(w, "not by the owner") {
+		t.Fatalf("warnings: %q", w)
+	}
+}
+
+// TestLinkManyUploadsOfOneName: a folder whose uploads all carry one name
+// still lists; what cannot be numbered stays unfiled, with a warning.
+func TestLinkManyUploadsOfOneName(t *testing.T) {
+	le := newLinkEnv(t)
+	if _, err := le.drive(t, "alice").Mkdir(ctx, "/req", true); err != nil {
+		t.Fatal(err)
+	}
+	up := le.link(t, "/req", client.LinkOptions{Upload: true})
+	s, err := client.New(nil, nil).OpenLink(ctx, up, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locals []string
+	for i := range 102 {
+		p := filepath.Join(t.TempDir(), "same.txt")
+		writeFile(t, p, []byte{byte(i)}, time.Time{})
+		locals = append(locals, p)
+	}
+	if err := s.Put(ctx, locals, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := le.drive(t, "alice")
+	dir, err := d.Resolve(ctx, "/req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := d.List(ctx, dir)
+	if err != nil {
+		t.Fatalf("the owner's listing: %v", err)
+	}
+	if len(es) != 102 {
+		t.Fatalf("listed %d entries, want 102 (100 filed, 2 waiting)", len(es))
+	}
+	if w := strings.Join(d.Warnings(), "\n"); strings.Count(w, "is not filed") != 2 {
+		t.Fatalf("warnings: %q", w)
 	}
 }

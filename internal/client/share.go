@@ -1520,7 +1520,15 @@ func (d *Drive) fileDrops(ctx context.Context, dir *Entry, entries []*Entry, tak
 		if !e.drop {
 			continue
 		}
-		if err := d.fileDrop(ctx, dir, e, taken); err != nil {
+		err := d.fileDrop(ctx, dir, e, taken)
+		if errors.Is(err, errNoFreeName) {
+			// Uploaders chose the names: many uploads of one name must
+			// not make the folder unlistable. The upload stays listed,
+			// unfiled, until names are freed.
+			d.warn(fmt.Sprintf("the upload %s is not filed: %v", e.path, err))
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("file the upload %s: %w", e.path, err)
 		}
 	}
@@ -1578,8 +1586,12 @@ func (d *Drive) fileDrop(ctx context.Context, dir *Entry, e *Entry, taken map[st
 		e.path = path.Join(dir.path, name)
 		return nil
 	}
-	return errors.New("no free name after 100 tries (or another device keeps filing it)")
+	return errNoFreeName
 }
+
+// errNoFreeName means a drop's name and its numbered variants are all
+// taken in the folder.
+var errNoFreeName = errors.New("no free name after 100 tries (or another device keeps filing it)")
 
 // numbered returns name for i == 1, else name with " (i)" before its
 // extension.
