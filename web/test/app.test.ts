@@ -82,6 +82,16 @@ test('walkTree gives unique safe paths and finds empty folders', async () => {
   assert.equal(t.totalSize, 13);
 });
 
+test('walkTree refuses a folder served inside itself', async () => {
+  const root: FolderEntry = { type: 'folder', id: 'r', name: 'root' };
+  const sub: FolderEntry = { type: 'folder', id: 's', name: 'sub' };
+  const tree = new Map<string, Entry[]>([
+    ['r', [sub]],
+    ['s', [{ ...root, name: 'again' }]],
+  ]);
+  await assert.rejects(walkTree(fakeFolderLink(tree, root, () => 1), root, new AbortController().signal), (e: unknown) => e instanceof LinkError && e.code === 'tampered');
+});
+
 test('the zip length is predicted exactly (the download gets a Content-Length)', async () => {
   const root: FolderEntry = { type: 'folder', id: 'r', name: 'root' };
   const sub: FolderEntry = { type: 'folder', id: 's', name: 'sub' };

@@ -1,7 +1,7 @@
 /** Downloads (one file, or a whole folder as a zip built in the page). */
 import { downloadZip, predictLength } from 'client-zip';
 import { saveStream, safeFileName } from './save.ts';
-import type { FileEntry, FileLink, FolderEntry, FolderLink } from './types.ts';
+import { LinkError, type FileEntry, type FileLink, type FolderEntry, type FolderLink } from './types.ts';
 
 /** Progress of a transfer: bytes done, and the total when known. */
 export type ProgressFn = (done: number, total: number | undefined) => void;
@@ -68,8 +68,14 @@ export async function walkTree(link: FolderLink, root: FolderEntry, signal: Abor
     used.add(p.toLowerCase());
     return p;
   };
+  // The records come with nothing to compare them with (a link keeps no
+  // state), so a server could serve a folder inside itself: refuse a
+  // folder seen twice rather than walk without end.
+  const seen = new Set<string>();
   const walk = async (folder: FolderEntry, prefix: string): Promise<void> => {
     signal.throwIfAborted();
+    if (seen.has(folder.id)) throw new LinkError('tampered', `the folder “${folder.name}” appears inside itself`);
+    seen.add(folder.id);
     const { entries: children } = await link.list(folder);
     if (children.length === 0 && prefix !== '') tree.emptyFolders.push(prefix);
     for (const c of children) {
