@@ -10,6 +10,7 @@
  */
 import {
   BadNameError,
+  DecryptError,
   bytesEqual,
   checkLinkHead,
   CofferCryptoError,
@@ -46,6 +47,7 @@ import {
   wipe,
   BLOCK_SIZE,
   BadRecordError,
+  type BlockOpenerParams,
   type Bytes,
   type LinkKeys,
   type LinkPayload,
@@ -58,6 +60,8 @@ import {
   type WireNode,
   type WireRevision,
 } from '../crypto/index.ts';
+import { BlockPool, type JobFailure } from './blocks.ts';
+import { handOver } from './save.ts';
 import {
   LinkError,
   type Entry,
@@ -73,12 +77,21 @@ import {
   type UploadLink,
 } from './types.ts';
 
-/** Blocks fetched ahead of the one being decrypted. */
-const FETCH_AHEAD = 3;
+/**
+ * Blocks of a download fetched, checked and opened at once (by the block
+ * workers, blocks.ts), ahead of the one the page hands over next. With
+ * the one being handed over, this bounds a download's memory to a few
+ * blocks whatever the file's size.
+ */
+const BLOCKS_AHEAD = 4;
+/**
+ * Block workers: at least 2, so that one block's fetch overlaps another's
+ * crypto even on 2 cores (the page's own thread hashes); one fewer than the
+ * cores on larger machines, and never more than the jobs at once.
+ */
+const BLOCK_WORKERS = Math.min(BLOCKS_AHEAD, Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1));
 /** Blocks uploading at once. */
 const UPLOADS_AT_ONCE = 2;
-/** A sealed block is at most 4 MiB + a few bytes: refuse answers far larger. */
-const MAX_BLOCK_ANSWER = BLOCK_SIZE + 64 * 1024;
 
 // The API's JSON (internal/api/link.go); byte strings are standard base64.
 // WireLinkInfo and WireLinkLoginFinish come with the crypto library's LinkLogin.
@@ -105,6 +118,11 @@ class LinkAPI {
     private readonly base: string,
   ) {}
 
+  /** The absolute URL of path under the link's endpoints. */
+  url(path: string): string {
+    return this.origin + this.base + path;
+  }
+
   async request(method: string, path: string, o: RequestOptions): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     let body: BodyInit | undefined;
@@ -118,7 +136,7 @@ class LinkAPI {
     if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await fetch(this.origin + this.base + path, {
+      res = await fetch(this.url(path), {
         method,
         headers,
         body,
@@ -144,29 +162,31 @@ class LinkAPI {
       throw new LinkError('server', `${method} ${path}: the answer is not JSON`, { cause: err });
     }
   }
-
-  async bytes(path: string, o: RequestOptions): Promise<Uint8Array> {
-    const res = await this.request('GET', path, o);
-    const len = Number(res.headers.get('Content-Length') ?? '0');
-    if (len > MAX_BLOCK_ANSWER) throw new LinkError('tampered', `a block of ${len} bytes (blocks are at most 4 MiB)`);
-    const b = new Uint8Array(await res.arrayBuffer());
-    if (b.length > MAX_BLOCK_ANSWER) throw new LinkError('tampered', `a block of ${b.length} bytes (blocks are at most 4 MiB)`);
-    return b;
-  }
 }
 
 /** The words for a refusal by the server (docs/api.md error codes). */
 async function responseError(res: Response, purpose: Purpose): Promise<LinkError> {
+  let body = '';
+  try {
+    body = await res.text();
+  } catch {
+    // no body
+  }
+  return httpError(res.status, body, res.headers.get('Retry-After'), purpose);
+}
+
+/** responseError from the parts of an answer (as a block worker reports them). */
+function httpError(status: number, body: string, retryAfter: string | null, purpose: Purpose): LinkError {
   let code = '';
   let message = '';
   try {
-    const b = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof b.error?.code === 'string') code = b.error.code;
-    if (typeof b.error?.message === 'string') message = b.error.message.slice(0, 300);
+    const b = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } } | null;
+    if (typeof b?.error?.code === 'string') code = b.error.code;
+    if (typeof b?.error?.message === 'string') message = b.error.message.slice(0, 300);
   } catch {
     // not the API's error shape
   }
-  const tech = `HTTP ${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
+  const tech = `HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
   switch (code) {
     case 'link_expired':
       return new LinkError('expired', tech);
@@ -179,23 +199,43 @@ async function responseError(res: Response, purpose: Purpose): Promise<LinkError
     case 'auth_failed':
       return new LinkError('wrong-password', tech);
   }
-  if (res.status === 429) {
-    const s = Number(res.headers.get('Retry-After'));
+  if (status === 429) {
+    const s = Number(retryAfter);
     return new LinkError('rate-limited', tech, Number.isFinite(s) && s > 0 ? { retryAfter: s } : undefined);
   }
-  if (res.status === 401) return new LinkError(purpose === 'open' ? 'wrong-password' : 'session-ended', tech);
-  if (res.status === 410) return new LinkError('revoked', tech);
+  if (status === 401) return new LinkError(purpose === 'open' ? 'wrong-password' : 'session-ended', tech);
+  if (status === 410) return new LinkError('revoked', tech);
   if (purpose === 'upload') {
-    if (res.status === 413) return new LinkError('upload-refused', tech, { detail: 'The link has reached the total size its owner allows.' });
-    if (res.status === 507) return new LinkError('upload-refused', tech, { detail: "The owner's storage is full." });
-    if (res.status === 403) return new LinkError('upload-refused', tech, { detail: 'The link takes no more files.' });
-    if (res.status === 400) return new LinkError('upload-refused', tech, { detail: message ? `The server refused the file: ${message}` : 'The server refused the file.' });
+    if (status === 413) return new LinkError('upload-refused', tech, { detail: 'The link has reached the total size its owner allows.' });
+    if (status === 507) return new LinkError('upload-refused', tech, { detail: "The owner's storage is full." });
+    if (status === 403) return new LinkError('upload-refused', tech, { detail: 'The link takes no more files.' });
+    if (status === 400) return new LinkError('upload-refused', tech, { detail: message ? `The server refused the file: ${message}` : 'The server refused the file.' });
   }
-  if (res.status === 404) {
+  if (status === 404) {
     if (purpose === 'open') return new LinkError('not-found', tech);
     return new LinkError('server', tech, { detail: 'The server no longer has this item: it may have changed since the page was opened. Reload the page.' });
   }
   return new LinkError('server', tech);
+}
+
+/** The error for a block job that failed (blocks.ts); tampered() words it for the page. */
+function jobError(f: JobFailure): unknown {
+  switch (f.kind) {
+    case 'http':
+      return httpError(f.status, f.body, f.retryAfter, 'read');
+    case 'network':
+      return new LinkError('network', f.message);
+    case 'too-large':
+      return new LinkError('tampered', `a block of ${f.length} bytes (blocks are at most 4 MiB)`);
+    case 'decrypt':
+      return new DecryptError(f.message);
+    case 'crypto':
+      return new CofferCryptoError(f.message);
+    case 'other':
+      return new Error(f.message);
+    case 'aborted':
+      return new Error('aborted');
+  }
 }
 
 /**
@@ -244,6 +284,7 @@ interface FolderState {
 class Session {
   private readonly files = new Map<string, FileState>();
   private readonly folders = new Map<string, FolderState>();
+  private pool?: BlockPool;
 
   constructor(
     private readonly api: LinkAPI,
@@ -343,8 +384,10 @@ class Session {
 
   /**
    * A file's plaintext, fetched, checked and decrypted block by block as it
-   * is read, a few blocks ahead. The last block is handed over only after
-   * the whole file's SHA-256 matched its attributes.
+   * is read. Up to BLOCKS_AHEAD blocks are fetched, checked against the
+   * manifest and opened at once, by the block workers; the page hashes
+   * their plaintexts in order as it hands them over, and hands over the
+   * last block only after the whole file's SHA-256 matched its attributes.
    */
   read(file: FileEntry, o?: ReadOptions): ReadableStream<Uint8Array> {
     const st = this.files.get(file.id);
@@ -353,10 +396,21 @@ class Session {
     const onAbort = () => ctl.abort(outer?.reason);
     outer?.addEventListener('abort', onAbort, { once: true });
     let reader: RevisionReader | undefined;
+    let opener: BlockOpenerParams | undefined;
     let next = 0;
-    const ahead: Promise<Uint8Array>[] = [];
-    const fetchBlock = (i: number): Promise<Uint8Array> => {
-      const p = this.api.bytes(`/blocks/${reader!.blockIDHex(i)}?node=${file.id}`, { signal: ctl.signal, purpose: 'read' });
+    // Jobs of blocks next, next + 1, ..., in order.
+    const ahead: Promise<Bytes>[] = [];
+    const start = (i: number): Promise<Bytes> => {
+      const p = this.blockPool().run(
+        {
+          url: this.api.url(`/blocks/${reader!.blockIDHex(i)}?node=${file.id}`),
+          token: this.api.token ?? '',
+          opener: opener!,
+          index: i,
+          id: reader!.blockID(i),
+        },
+        ctl.signal,
+      );
       p.catch(() => {});
       return p;
     };
@@ -370,7 +424,10 @@ class Session {
           try {
             if (!st) throw new LinkError('server', 'a file this page did not list');
             if (ctl.signal.aborted) throw ctl.signal.reason;
-            reader ??= await RevisionReader.open(st.keys, st.record, st.head);
+            if (!reader) {
+              reader = await RevisionReader.open(st.keys, st.record, st.head);
+              opener = reader.opener.params;
+            }
             const n = reader.blockCount;
             if (next >= n) {
               reader.finish();
@@ -378,9 +435,11 @@ class Session {
               c.close();
               return;
             }
-            while (ahead.length < FETCH_AHEAD && next + ahead.length < n) ahead.push(fetchBlock(next + ahead.length));
-            const block = await ahead.shift()!;
-            const pt = await reader.openBlock(next, block);
+            while (ahead.length < BLOCKS_AHEAD && next + ahead.length < n) ahead.push(start(next + ahead.length));
+            // The plaintext's buffer came from a worker and is used by
+            // nobody else once hashed: saving may transfer it (handOver).
+            const pt = handOver(await ahead.shift()!);
+            reader.addBlock(next, [pt]);
             next++;
             if (next === n) {
               reader.finish();
@@ -400,6 +459,12 @@ class Session {
       },
       { highWaterMark: 0 },
     );
+  }
+
+  /** The block workers, started on the first download. */
+  private blockPool(): BlockPool {
+    this.pool ??= new BlockPool(BLOCK_WORKERS, jobError);
+    return this.pool;
   }
 
   /** Upload links (§13.13, §13.9 steps 2 to 5): one file, sealed to the payload's inbox key and signed with the link's key. */

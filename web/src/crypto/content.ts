@@ -146,6 +146,18 @@ export function blockID(block: Uint8Array): Promise<Bytes> {
 }
 
 /**
+ * A BlockSealer as plain data: the content key as a non-extractable
+ * CryptoKey, the blocks' AD prefix and the block size. It survives
+ * structured cloning (postMessage), so that a worker can open blocks with
+ * the same key without the raw key bytes ever reaching JavaScript there.
+ */
+export interface BlockSealerParams {
+  key: CryptoKey;
+  adPrefix: Bytes;
+  blockSize: number;
+}
+
+/**
  * Seals and opens the blocks of one revision (BlockSealer). blockSize is
  * BLOCK_SIZE except in test vectors (tiny_blocks use 64).
  */
@@ -159,6 +171,20 @@ export class BlockSealer {
   static async create(contentKey: Uint8Array, volume: Uint8Array, node: Uint8Array, revision: Uint8Array, blockSize = BLOCK_SIZE): Promise<BlockSealer> {
     const fields = revisionFields(volume, node, revision);
     return new BlockSealer(await importAesKey(contentKey), tagged(LABEL_BLOCK, fields), blockSize);
+  }
+
+  /** This sealer as structured-cloneable data (see BlockSealerParams). */
+  get params(): BlockSealerParams {
+    return { key: this.key, adPrefix: this.adPrefix, blockSize: this.blockSize };
+  }
+
+  /** The sealer that params describe (as made by another thread's BlockSealer.params). */
+  static fromParams(p: BlockSealerParams): BlockSealer {
+    const alg = p.key?.algorithm as { name?: string; length?: number } | undefined;
+    if (alg?.name !== 'AES-GCM' || alg.length !== 256 || !(p.adPrefix instanceof Uint8Array) || !Number.isSafeInteger(p.blockSize) || p.blockSize < 1) {
+      throw new CofferCryptoError('invalid block sealer parameters');
+    }
+    return new BlockSealer(p.key, p.adPrefix, p.blockSize);
   }
 
   private ad(index: number, last: boolean): Bytes {

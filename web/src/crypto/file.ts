@@ -6,6 +6,10 @@
  * attributes, manifest check; then each block in order: ID check, open,
  * trim, and at the end the whole-plaintext SHA-256.
  *
+ * BlockOpener: the per-block part of reading (ID check, open, trim) on its
+ * own, with no state, so that blocks can be checked and opened in any
+ * order and on other threads while the reader hashes them in order.
+ *
  * RevisionWriter: a fresh content key; blocks sealed in order with random
  * nonces; attributes and the wrapped content key; the unsigned revision
  * record.
@@ -25,11 +29,72 @@ import {
   sealAttrs,
   sealContentKey,
   type Attrs,
+  type BlockSealerParams,
 } from './content.ts';
 import { CofferCryptoError, DecryptError } from './errors.ts';
 import { type NodeRecord } from './record.ts';
 import { checkManifest, matchesHead, type RevisionRecord } from './revision.ts';
 import { newID, type NodeKeys } from './tree.ts';
+
+/**
+ * A BlockOpener as plain data (structured-cloneable): the block sealer,
+ * the number of blocks and the plaintext size, all from a revision whose
+ * record and attributes RevisionReader.open checked.
+ */
+export interface BlockOpenerParams {
+  sealer: BlockSealerParams;
+  blockCount: number;
+  size: bigint;
+}
+
+/**
+ * Checks and opens single blocks of one revision (crypto.md §12.4 step 4),
+ * in any order: what a worker thread runs. It keeps no state; the
+ * whole-file SHA-256 (step 5) stays with the RevisionReader, which must
+ * see every plaintext in order (RevisionReader.addBlock).
+ */
+export class BlockOpener {
+  private constructor(
+    private readonly sealer: BlockSealer,
+    private readonly count: number,
+    private readonly size: bigint,
+  ) {}
+
+  /** The opener that params describe (BlockOpener.params, possibly from another thread). */
+  static fromParams(p: BlockOpenerParams): BlockOpener {
+    if (!Number.isSafeInteger(p.blockCount) || p.blockCount < 0 || typeof p.size !== 'bigint' || blockCount(p.size) !== p.blockCount) {
+      throw new CofferCryptoError('invalid block opener parameters');
+    }
+    return new BlockOpener(BlockSealer.fromParams(p.sealer), p.blockCount, p.size);
+  }
+
+  /** This opener as structured-cloneable data. */
+  get params(): BlockOpenerParams {
+    return { sealer: this.sealer.params, blockCount: this.count, size: this.size };
+  }
+
+  /** The plaintext length of block index (the last one is shorter). */
+  plainLen(index: number): number {
+    return index === this.count - 1 ? lastBlockLen(this.size) : BLOCK_SIZE;
+  }
+
+  /**
+   * Checks block `index` against its manifest ID `id` (SHA-256(block) must
+   * equal it) and only then opens it, at that index with the last flag from
+   * the block count (never from the server); trims the last block to the
+   * real size. Every failure is DecryptError.
+   *
+   * WebCrypto copies its input when called, so the caller may reuse
+   * `block`'s memory as soon as this promise settles.
+   */
+  async open(index: number, id: Uint8Array, block: Uint8Array): Promise<Bytes> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.count) throw new CofferCryptoError(`block ${index} out of range (of ${this.count})`);
+    if (!bytesEqual(await blockID(block), id)) throw new DecryptError(`block ${index}: ID does not match the manifest`);
+    const last = index === this.count - 1;
+    const pt = await this.sealer.open(block, index, last);
+    return last ? pt.subarray(0, lastBlockLen(this.size)) : pt;
+  }
+}
 
 /** Decrypts the head revision of a verified file record, block by block, in order. */
 export class RevisionReader {
@@ -39,7 +104,8 @@ export class RevisionReader {
     readonly attrs: Attrs,
     /** The revision record (its block IDs are the manifest). */
     readonly revision: RevisionRecord,
-    private readonly sealer: BlockSealer,
+    /** Checks and opens single blocks; its params can go to a worker. */
+    readonly opener: BlockOpener,
     private readonly hasher: IHasher,
   ) {}
 
@@ -65,9 +131,10 @@ export class RevisionReader {
     checkManifest(head, attrs);
     const sealer = await BlockSealer.create(contentKey, head.volume, head.node, head.revision);
     contentKey.fill(0);
+    const opener = BlockOpener.fromParams({ sealer: sealer.params, blockCount: head.blocks.length, size: attrs.size });
     const hasher = await createSHA256();
     hasher.init();
-    return new RevisionReader(attrs, head, sealer, hasher);
+    return new RevisionReader(attrs, head, opener, hasher);
   }
 
   /** The plaintext size in bytes (files above 2^53 bytes are not supported here). */
@@ -80,6 +147,11 @@ export class RevisionReader {
     return this.revision.blocks.length;
   }
 
+  /** Block i's ID, from the signed manifest. */
+  blockID(i: number): Bytes {
+    return this.revision.blocks[i]! as Bytes;
+  }
+
   /** Block i's ID as 64 hex digits (as the block endpoints name it). */
   blockIDHex(i: number): string {
     return toHex(this.revision.blocks[i]!);
@@ -89,17 +161,35 @@ export class RevisionReader {
    * Checks and opens block `index`, which must be the next one (0, 1, ...):
    * SHA-256(block) must be the manifest's ID; the block opens at that index
    * with the last flag from the manifest; the last block is trimmed to the
-   * real size. Every failure is DecryptError.
+   * real size; the plaintext goes into the whole-file hash. Every failure
+   * is DecryptError.
    */
   async openBlock(index: number, block: Uint8Array): Promise<Bytes> {
-    if (index !== this.next || index >= this.blockCount) throw new CofferCryptoError(`block ${index} out of order (want ${this.next})`);
-    if (!bytesEqual(await blockID(block), this.revision.blocks[index]!)) throw new DecryptError(`block ${index}: ID does not match the manifest`);
-    const last = index === this.blockCount - 1;
-    let pt = await this.sealer.open(block, index, last);
-    if (last) pt = pt.subarray(0, lastBlockLen(this.attrs.size));
-    this.hasher.update(pt);
-    this.next++;
+    this.checkNext(index);
+    const pt = await this.opener.open(index, this.blockID(index), block);
+    this.addBlock(index, [pt]);
     return pt;
+  }
+
+  /**
+   * Adds the plaintext of block `index`, which must be the next one, to the
+   * whole-file hash: the bytes BlockOpener.open (this reader's opener, or
+   * one made from its params) returned for it after checking the block,
+   * whole or cut into parts in order. openBlock does both steps at once;
+   * this one lets blocks be opened elsewhere, ahead and in parallel, and
+   * still be hashed in order.
+   */
+  addBlock(index: number, parts: readonly Uint8Array[]): void {
+    this.checkNext(index);
+    let n = 0;
+    for (const p of parts) n += p.length;
+    if (n !== this.opener.plainLen(index)) throw new CofferCryptoError(`block ${index}: ${n} bytes of plaintext, want ${this.opener.plainLen(index)}`);
+    for (const p of parts) this.hasher.update(p);
+    this.next++;
+  }
+
+  private checkNext(index: number): void {
+    if (index !== this.next || index >= this.blockCount) throw new CofferCryptoError(`block ${index} out of order (want ${this.next})`);
   }
 
   /** After the last block: checks the SHA-256 of the whole plaintext against the attributes (DecryptError). */
