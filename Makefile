@@ -68,9 +68,12 @@ fuzz:
 # real server and CLI on loopback, 1 GiB and 10,000 small files by default;
 # e.g. make bench BENCHARGS='-size 256MiB -files 2000').
 BENCHARGS ?=
-bench:
+# Last, the browser benchmark (web/e2e/bench.ts): a 256 MiB file through a
+# public link in Chromium, and the same with `coffer get URL`.
+bench: web build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./cmd/coffer-bench $(BENCHARGS)
+	cd web && COFFER_BIN=../$(BIN) npm run bench
 
 vectors:
 	$(GO) run ./cmd/vectors -out testdata/vectors
