@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rejectsWith } from './helpers.ts';
 import { concat, randomBytes, type Bytes } from '../src/crypto/bytes.ts';
-import { BLOCK_SIZE, BlockSealer } from '../src/crypto/content.ts';
+import { BLOCK_SIZE, BlockSealer, blockID } from '../src/crypto/content.ts';
 import { CofferCryptoError, DecryptError } from '../src/crypto/errors.ts';
 import { BlockOpener, RevisionReader, RevisionWriter } from '../src/crypto/file.ts';
 import { KIND_FILE, type NodeRecord } from '../src/crypto/record.ts';
@@ -80,6 +80,18 @@ describe('blocks opened apart from the reader', () => {
       reader.addBlock(i, [pt]);
     }
     assert.throws(() => reader.finish(), DecryptError);
+  });
+
+  it('refuses a last block whose padding is not zeros', async () => {
+    const small = await makeRevision(37); // padded to padme(37) = 40
+    const reader = await RevisionReader.open(small.keys, small.file, small.rev);
+    const sealer = BlockSealer.fromParams(reader.opener.params.sealer);
+    const pt = new Uint8Array(40);
+    pt.set(small.content);
+    pt[38] = 1;
+    const block = await sealer.seal(pt, 0, true);
+    await rejectsWith(reader.opener.open(0, await blockID(block), block), DecryptError, 'data in the padding');
+    assert.deepEqual(await reader.opener.open(0, reader.blockID(0), small.blocks[0]!), small.content);
   });
 
   it('refuses malformed params', async () => {

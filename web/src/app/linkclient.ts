@@ -350,6 +350,7 @@ class Session {
     const res = await this.api.json<{ nodes?: WireNode[] | null }>('GET', `/nodes/${folderID}/children`, { purpose: 'read' });
     const entries: Entry[] = [];
     const seen = new Set<string>();
+    const names = new Set<string>();
     let leftOut = 0;
     for (const n of res.nodes ?? []) {
       try {
@@ -361,6 +362,11 @@ class Session {
         if (isDrop(record) && bytesEqual(record.parent, st.node) && bytesEqual(record.volume, this.volume)) continue;
         verifyLinkChild(this.payload, { volume: this.volume, node: st.node }, record, signature);
         const name = await openRecordName(st.keys, record);
+        // Names are unique per folder (the server keeps the name hashes
+        // unique, and each hash was checked against its name): two of
+        // one name are the server's doing, as the Go client says too.
+        if (names.has(name)) throw new LinkError('tampered', `two entries named “${name}” in one folder`);
+        names.add(name);
         const key = await unwrapNodeKey(st.keys, recordRef(record), record.sealedKey);
         let keys: NodeKeys;
         try {

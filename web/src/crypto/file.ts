@@ -16,7 +16,7 @@
  */
 
 import { createSHA256, type IHasher } from 'hash-wasm';
-import { bytesEqual, ctEqual, toHex, type Bytes } from './bytes.ts';
+import { bytesEqual, ctEqual, isAllZero, toHex, type Bytes } from './bytes.ts';
 import {
   BLOCK_SIZE,
   BlockSealer,
@@ -92,7 +92,13 @@ export class BlockOpener {
     if (!bytesEqual(await blockID(block), id)) throw new DecryptError(`block ${index}: ID does not match the manifest`);
     const last = index === this.count - 1;
     const pt = await this.sealer.open(block, index, last);
-    return last ? pt.subarray(0, lastBlockLen(this.size)) : pt;
+    if (!last) return pt;
+    const keep = lastBlockLen(this.size);
+    // The padding of the last block must be zeros, as the Go reader
+    // requires: a writer that put data there would show different files
+    // to different readers.
+    if (keep > pt.length || !isAllZero(pt.subarray(keep))) throw new DecryptError(`block ${index}: padding is not zero`);
+    return pt.subarray(0, keep);
   }
 }
 
