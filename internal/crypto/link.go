@@ -483,8 +483,8 @@ func checkInboxPublic(pub []byte) error {
 // plain checks p as OpenLinkPayload would and returns its plaintext. The
 // name is normalised (and refused as SealName refuses it).
 func (p *LinkPayload) plain() ([]byte, error) {
-	if len(p.Owner) == 0 || len(p.Owner) > MaxAuthorLen {
-		return nil, fmt.Errorf("owner name is %d bytes, want 1 to %d", len(p.Owner), MaxAuthorLen)
+	if len(p.Owner) == 0 || len(p.Owner) > MaxAuthorLen || !utf8.ValidString(p.Owner) {
+		return nil, fmt.Errorf("owner name is %d bytes, want 1 to %d of UTF-8", len(p.Owner), MaxAuthorLen)
 	}
 	if err := CheckEd25519PublicKey(p.OwnerIdentity.pub); err != nil {
 		return nil, fmt.Errorf("owner identity key: %w", err)
@@ -530,7 +530,8 @@ func parseLinkPayload(pt []byte, kind byte) (*LinkPayload, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || v != linkPayloadVersion || k != kind {
 		return nil, false
 	}
-	if len(owner) == 0 || len(owner) > MaxAuthorLen {
+	// UTF-8, as the browser requires too: both show the same owner.
+	if len(owner) == 0 || len(owner) > MaxAuthorLen || !utf8.Valid(owner) {
 		return nil, false
 	}
 	vk, err := NewVerifyKey(identity)

@@ -567,6 +567,7 @@ func TestSealLinkPayloadRefuses(t *testing.T) {
 		{"kind 3", edit(lt.readP, func(p *LinkPayload) { p.Kind = 3 })},
 		{"empty owner", edit(lt.readP, func(p *LinkPayload) { p.Owner = "" })},
 		{"owner of 256 bytes", edit(lt.readP, func(p *LinkPayload) { p.Owner = strings.Repeat("a", 256) })},
+		{"owner name not UTF-8", edit(lt.readP, func(p *LinkPayload) { p.Owner = "al\xffce" })},
 		{"no owner identity", edit(lt.readP, func(p *LinkPayload) { p.OwnerIdentity = VerifyKey{} })},
 		{"owner identity of small order", edit(lt.readP, func(p *LinkPayload) { p.OwnerIdentity = small })},
 		{"read without a node key", edit(lt.readP, func(p *LinkPayload) { p.NodeKey = NodeKey{} })},
