@@ -140,6 +140,9 @@ func TestCLILinkJourney(t *testing.T) {
 	mustOK(t, cli(t, stranger, "put", write(names[4], kite), write(names[5], shrike), uploadURL), "put into file request")
 	mustFail(t, cli(t, stranger, "get", uploadURL, filepath.Join(out, "peek")), 1, "download from a file request")
 	r = mustFail(t, cli(t, stranger, "put", write("third.txt", []byte("3")), uploadURL), 1, "third file past --max-files 2")
+	if !strings.Contains(r.stderr, "at most 2 files") {
+		t.Fatalf("past --max-files: %q", r.stderr)
+	}
 	mustFail(t, cli(t, stranger, "get", fileURL+"x", filepath.Join(out, "bad")), 1, "a mangled URL")
 	r = mustOK(t, cli(t, alice, "ls", "-l", "/"+names[3]), "owner lists the requests")
 	if !strings.Contains(r.stdout, names[4]) || !strings.Contains(r.stdout, names[5]) || strings.Count(r.stdout, "anonymous (link ") != 2 {
