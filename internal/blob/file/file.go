@@ -80,6 +80,12 @@
 // Delete is not made durable: a block deleted just before a crash may come
 // back, as blob.Store allows.
 //
+// # Unchecked stores
+//
+// A store opened with OpenUnchecked treats a block's ID as a name only: it
+// stores and returns whatever bytes it is given under it, without hashing
+// them. Layout and durability are as above.
+//
 // Several processes may share one folder. Open removes temp files only
 // once they are an hour old, so it does not pull them from under another
 // process's Put in progress. A syncfs flushes whatever another process has
@@ -92,6 +98,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -142,6 +149,10 @@ const (
 	// fanout is the number of leaf folders: two levels of 256.
 	fanout = 1 << 16
 
+	// rawBufSize is the buffer an unchecked store's Get copies through
+	// in WriteTo, as large as blob.VerifyReader's.
+	rawBufSize = 256 << 10
+
 	// minGroup is the fewest distinct blocks for which PutBatch flushes
 	// the whole filesystem (twice) instead of fsyncing each file and
 	// folder. On a quiet filesystem the two flushes already win at four
@@ -169,12 +180,40 @@ type Store struct {
 	// whole filesystem (see groupCommit and canSyncFS).
 	syncfs bool
 
+	// unchecked is set for a store opened with OpenUnchecked: Put and
+	// PutBatch do not check content against IDs, and Get does not
+	// verify what it reads.
+	unchecked bool
+
 	bufs sync.Pool // of *[]byte, copyBufSize long
 }
 
 // Open opens the block store in dir, creating the folder (mode 0700) if
 // needed, and removes temp files left over by crashed writers.
 func Open(dir string) (*Store, error) {
+	return openStore(dir, false)
+}
+
+// OpenUnchecked is like Open, but the store it returns treats a block's ID
+// only as a name: Put and PutBatch store whatever bytes they are given
+// under it, without comparing their SHA-256 with the ID, and Get hands
+// back the stored bytes as they are, never failing with blob.ErrCorrupt.
+// Layout, durability and the handling of contexts are those of Open.
+//
+// It is for a caller that checks content itself and must keep under a
+// block's ID bytes that do not hash to it, such as a redundancy layer
+// storing a block's erasure-code shards: each shard is named by its
+// block's ID, and the layer verifies the block once it has put it back
+// together. Such a store must not be handed to code that relies on the
+// blob.Store promise that Get detects rot.
+//
+// A folder should be opened one way only: an unchecked store's blocks
+// read through a checked one fail as corrupt.
+func OpenUnchecked(dir string) (*Store, error) {
+	return openStore(dir, true)
+}
+
+func openStore(dir string, unchecked bool) (*Store, error) {
 	s, err := open(dir)
 	if err != nil {
 		// Drop the copy of the path an *fs.PathError about dir itself
@@ -185,6 +224,7 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open block store %q: %w", dir, err)
 	}
+	s.unchecked = unchecked
 	return s, nil
 }
 
@@ -386,8 +426,14 @@ func (s *Store) put(ctx context.Context, id blob.ID, r io.Reader) (err error) {
 		}
 	}()
 
-	h := sha256.New()
-	w := io.MultiWriter(f, h)
+	var (
+		w io.Writer = f
+		h hash.Hash
+	)
+	if !s.unchecked {
+		h = sha256.New()
+		w = io.MultiWriter(f, h)
+	}
 	if _, ok := r.(io.WriterTo); ok {
 		// The reader hands over its bytes directly (bytes.Reader does it
 		// in one Write), so a buffer would only cost a copy.
@@ -400,7 +446,7 @@ func (s *Store) put(ctx context.Context, id blob.ID, r io.Reader) (err error) {
 	if err != nil {
 		return err
 	}
-	if blob.ID(h.Sum(nil)) != id {
+	if h != nil && blob.ID(h.Sum(nil)) != id {
 		return blob.ErrCorrupt
 	}
 	if err := f.Sync(); err != nil {
@@ -592,13 +638,16 @@ func syncDir(dir string) error {
 func (s *Store) PutBatch(ctx context.Context, blocks []blob.Block) error {
 	// Check every block before writing any, so that a corrupt one stores
 	// none of the batch.
-	if err := blob.CheckBatch(blocks); err != nil {
-		return err
+	if !s.unchecked {
+		if err := blob.CheckBatch(blocks); err != nil {
+			return err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put batch of %d blocks: %w", len(blocks), err)
 	}
-	// Write each distinct block once.
+	// Write each distinct block once. (In an unchecked store, two blocks
+	// of a batch with one ID but different bytes leave either.)
 	seen := make(map[blob.ID]bool, len(blocks))
 	uniq := make([]*blob.Block, 0, len(blocks))
 	for i := range blocks {
@@ -821,7 +870,46 @@ func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get block %x: %w", id[:8], notFound(err))
 	}
+	if s.unchecked {
+		return &rawReader{ctx: ctx, id: id, f: f}, nil
+	}
 	return blob.VerifyReader(ctx, id, f), nil
+}
+
+// rawReader is what Get returns in an unchecked store: the block's file,
+// with the context checked before every read and errors naming the block,
+// as blob.VerifyReader would, but without the hash.
+type rawReader struct {
+	ctx context.Context
+	id  blob.ID
+	f   *os.File
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("read block %x: %w", r.id[:8], err)
+	}
+	n, err := r.f.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("read block %x: %w", r.id[:8], err)
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy move the block in large reads, as VerifyReader's
+// does. It does not use the file's own WriteTo (sendfile, splice), which
+// would not check the context between reads.
+func (r *rawReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, rawBufSize)
+	// The struct hides r's WriteTo, which CopyBuffer would call again.
+	return io.CopyBuffer(w, struct{ io.Reader }{r}, buf)
+}
+
+func (r *rawReader) Close() error {
+	if err := r.f.Close(); err != nil {
+		return fmt.Errorf("close block %x: %w", r.id[:8], err)
+	}
+	return nil
 }
 
 // Stat implements blob.Store.
@@ -867,25 +955,106 @@ func (s *Store) List(ctx context.Context, fn func(blob.ID) error) error {
 	if err != nil {
 		return fmt.Errorf("list blocks: %w", err)
 	}
+	var names []string
 	for _, top := range tops {
-		if _, ok := hexByte(top.Name()); !ok || !top.IsDir() {
-			continue
+		if _, ok := hexByte(top.Name()); ok && top.IsDir() {
+			names = append(names, top.Name())
 		}
-		subs, err := readDir(filepath.Join(s.dir, top.Name()))
+	}
+	err = s.walk(ctx, names, func(id blob.ID, _ fs.DirEntry) error {
+		if err := fn(id); err != nil {
+			return fnError{err}
+		}
+		return nil
+	})
+	if fe, ok := err.(fnError); ok {
+		return fe.err
+	}
+	if err != nil {
+		return fmt.Errorf("list blocks: %w", err)
+	}
+	return nil
+}
+
+// Scan calls fn for every stored block whose ID starts with the byte
+// prefix, in ascending order of ID, with the block's size and the time its
+// file was last written. It reads only the 256 fan-out folders under that
+// prefix, so scanning the whole store a prefix at a time costs about what
+// one List does, plus a stat of each block.
+//
+// As with List, if fn returns an error Scan stops and returns that error
+// unwrapped; blocks put or deleted while Scan runs may or may not be seen
+// (a block deleted between the reading of its folder and its stat is
+// skipped); and fn may call the store's other methods.
+func (s *Store) Scan(ctx context.Context, prefix byte, fn func(blob.Info) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("scan blocks %02x…: %w", prefix, err)
+	}
+	// As List does, skip the top-level folder if it is anything but a
+	// folder (a file, or a link to some other tree).
+	top := fmt.Sprintf("%02x", prefix)
+	fi, err := os.Lstat(filepath.Join(s.dir, top))
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scan blocks %02x…: %w", prefix, err)
+	}
+	err = s.walk(ctx, []string{top}, func(id blob.ID, e fs.DirEntry) error {
+		// Stat each block only now, just before fn sees it, so that
+		// blocks fn deletes further on are skipped, not reported.
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
-			return fmt.Errorf("list blocks: %w", err)
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil // replaced by something else since
+		}
+		if err := fn(blob.Info{ID: id, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return fnError{err}
+		}
+		return nil
+	})
+	if fe, ok := err.(fnError); ok {
+		return fe.err
+	}
+	if err != nil {
+		return fmt.Errorf("scan blocks %02x…: %w", prefix, err)
+	}
+	return nil
+}
+
+// fnError carries the error of a List or Scan caller's fn out of walk, so
+// that they can return it unwrapped while wrapping all other errors.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// walk calls fn for every block in the fan-out folders under the top-level
+// folders tops (two-digit names, in ascending order), in ascending order
+// of ID, with the block's directory entry. It skips anything that is not a
+// block in its right place, and folders that vanish while it runs. It
+// stops at fn's first error and returns it as it is.
+func (s *Store) walk(ctx context.Context, tops []string, fn func(blob.ID, fs.DirEntry) error) error {
+	for _, top := range tops {
+		subs, err := readDir(filepath.Join(s.dir, top))
+		if err != nil {
+			return err
 		}
 		for _, sub := range subs {
 			if _, ok := hexByte(sub.Name()); !ok || !sub.IsDir() {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("list blocks: %w", err)
+				return err
 			}
-			prefix := top.Name() + sub.Name()
-			files, err := readDir(filepath.Join(s.dir, top.Name(), sub.Name()))
+			prefix := top + sub.Name()
+			files, err := readDir(filepath.Join(s.dir, top, sub.Name()))
 			if err != nil {
-				return fmt.Errorf("list blocks: %w", err)
+				return err
 			}
 			for _, f := range files {
 				if !f.Type().IsRegular() || f.Name()[:min(4, len(f.Name()))] != prefix {
@@ -895,7 +1064,7 @@ func (s *Store) List(ctx context.Context, fn func(blob.ID) error) error {
 				if err != nil {
 					continue
 				}
-				if err := fn(id); err != nil {
+				if err := fn(id, f); err != nil {
 					return err
 				}
 			}
