@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 )
 
 // Errors returned by every Store implementation. Callers test them with errors.Is.
@@ -113,6 +114,13 @@ type Store interface {
 
 	// Close releases the store's resources. Calls in progress may fail.
 	Close() error
+}
+
+// Info describes a stored block as a listing sees it, without reading it.
+type Info struct {
+	ID      ID
+	Size    int64     // bytes stored
+	ModTime time.Time // when this copy was written
 }
 
 // Block is one block held in memory, for PutBatch.
