@@ -1,0 +1,271 @@
+package replicated
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/coffer-drive/coffer/internal/blob"
+)
+
+// ScrubReport says what a scrub pass found, per location.
+type ScrubReport struct {
+	Locations []LocationScrub
+	Duration  time.Duration
+}
+
+// LocationScrub is one location's part of a scrub pass.
+type LocationScrub struct {
+	Name     string
+	Checked  int64  // copies or shards re-read and re-hashed
+	Bytes    int64  // bytes read
+	Corrupt  int64  // of them, found rotten or cut short
+	Repaired int64  // of those, rewritten from sound copies
+	Error    string // why the pass stopped early, if it did
+}
+
+// ScrubOptions tune a scrub pass.
+type ScrubOptions struct {
+	// Rate caps the bytes read per second from each location (0: no cap).
+	Rate int64
+	// Resume carries on each location's unfinished pass where it stopped,
+	// instead of starting over.
+	Resume bool
+}
+
+// Scrub re-reads and re-hashes every copy or shard that a recorded block
+// needs, in every location at once, and repairs the rotten ones. Progress
+// is saved after each 1/256 of a location, so a resumed pass loses little.
+func (s *Store) Scrub(ctx context.Context, opts ScrubOptions) (ScrubReport, error) {
+	start := time.Now()
+	rep := ScrubReport{Locations: make([]LocationScrub, len(s.sites))}
+	errs := make([]error, len(s.sites))
+	var wg sync.WaitGroup
+	for i, st := range s.sites {
+		wg.Go(func() {
+			rep.Locations[i], errs[i] = s.scrubSite(ctx, st, opts)
+		})
+	}
+	wg.Wait()
+	rep.Duration = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	return rep, errors.Join(errs...)
+}
+
+// scrubSite scrubs one location. A location that cannot be reached ends
+// its pass early without failing the others; only a failing catalog or
+// state store is an error.
+func (s *Store) scrubSite(ctx context.Context, st *site, opts ScrubOptions) (LocationScrub, error) {
+	out := LocationScrub{Name: st.name}
+	state, err := s.states.Load(ctx, st.name)
+	if err != nil {
+		return out, fmt.Errorf("load state of %s: %w", st.name, err)
+	}
+	from := 0
+	if opts.Resume && state.ScrubNext > 0 && state.ScrubNext < 256 {
+		from = state.ScrubNext
+	}
+	var lim *rate.Limiter
+	if opts.Rate > 0 {
+		lim = rate.NewLimiter(rate.Limit(opts.Rate), scrubBurst)
+	}
+	for p := from; p < 256; p++ {
+		if err := s.scrubPrefix(ctx, st, byte(p), lim, &out); err != nil {
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			var serr *stateError
+			if errors.As(err, &serr) {
+				return out, err
+			}
+			out.Error = err.Error()
+			s.log.Warn("scrub stopped early", "location", st.name, "prefix", p, "err", err)
+			return out, nil
+		}
+		state.ScrubNext = p + 1
+		if err := s.states.Save(ctx, st.name, state); err != nil {
+			return out, fmt.Errorf("save state of %s: %w", st.name, err)
+		}
+	}
+	state.ScrubNext = 0
+	state.ScrubbedAt = time.Now()
+	if err := s.states.Save(ctx, st.name, state); err != nil {
+		return out, fmt.Errorf("save state of %s: %w", st.name, err)
+	}
+	s.m.scrubbedAt.WithLabelValues(st.name).Set(float64(state.ScrubbedAt.Unix()))
+	s.log.Info("scrub pass done", "location", st.name, "checked", out.Checked, "bytes", out.Bytes, "corrupt", out.Corrupt, "repaired", out.Repaired)
+	return out, nil
+}
+
+// scrubBurst is the most a rate-limited scrub reads at once: more than
+// any block or shard.
+const scrubBurst = maxReadSize
+
+// stateError is a failure of the catalog, which stops a scrub everywhere.
+type stateError struct{ err error }
+
+func (e *stateError) Error() string { return e.err.Error() }
+func (e *stateError) Unwrap() error { return e.err }
+
+func (s *Store) scrubPrefix(ctx context.Context, st *site, p byte, lim *rate.Limiter, out *LocationScrub) error {
+	var live map[blob.ID]bool
+	if s.catalog != nil {
+		live = make(map[blob.ID]bool)
+		err := s.catalog.Blocks(ctx, p, func(id blob.ID, _ int64) error {
+			live[id] = true
+			return nil
+		})
+		if err != nil {
+			return &stateError{fmt.Errorf("list recorded blocks: %w", err)}
+		}
+	}
+	objs, err := st.scan(ctx, p)
+	if err != nil {
+		return err
+	}
+	for id, info := range objs {
+		if live != nil && !live[id] {
+			continue // unneeded: repair deletes it
+		}
+		if lim != nil {
+			if err := lim.WaitN(ctx, int(min(max(info.Size, 1), scrubBurst))); err != nil {
+				return err
+			}
+		}
+		data, err := st.read(ctx, id)
+		if errors.Is(err, blob.ErrNotFound) {
+			continue // deleted since the listing
+		}
+		if err != nil {
+			return err
+		}
+		out.Checked++
+		out.Bytes += int64(len(data))
+		s.m.scrubBytes.WithLabelValues(st.name).Add(float64(len(data)))
+		pos := -1
+		for i, ps := range s.place(id) {
+			if ps == st {
+				pos = i
+			}
+		}
+		var bad error
+		if s.erasure() {
+			info, err := s.geo.openShard(id, data)
+			if err != nil {
+				bad = err
+			} else if pos >= 0 && info.index != pos {
+				bad = fmt.Errorf("shard %d is where shard %d belongs", info.index, pos)
+			}
+		} else if blob.Sum(data) != id {
+			bad = blob.ErrCorrupt
+		}
+		if bad == nil {
+			continue
+		}
+		out.Corrupt++
+		s.m.scrubBad.WithLabelValues(st.name).Inc()
+		s.log.Warn("scrub found a bad copy", "location", st.name, "block", id.String(), "err", bad)
+		if pos < 0 {
+			// A stray copy where the block does not belong: drop it.
+			if err := st.delete(ctx, id); err == nil {
+				out.Repaired++
+			}
+			continue
+		}
+		if _, err := s.fix(ctx, id, []int{pos}); err != nil {
+			s.log.Warn("scrub could not repair", "location", st.name, "block", id.String(), "err", err)
+			continue
+		}
+		out.Repaired++
+	}
+	return nil
+}
+
+// RunOptions set the pace of the background work.
+type RunOptions struct {
+	RepairInterval time.Duration // between full repair passes (0: 1 h)
+	FirstRepair    time.Duration // delay of the first pass after start (0: 1 min)
+	ScrubInterval  time.Duration // a location is scrubbed again this long after its last pass ended (0: 7 days; negative: never)
+	ScrubRate      int64         // bytes per second per location (0: 16 MiB/s)
+}
+
+// Run does the background work until ctx ends: targeted repairs of blocks
+// that reads or writes found short, a full repair pass at start (so one
+// interrupted by a crash resumes) and every RepairInterval, and scrubbing.
+func (s *Store) Run(ctx context.Context, opts RunOptions) {
+	if opts.RepairInterval <= 0 {
+		opts.RepairInterval = time.Hour
+	}
+	if opts.FirstRepair <= 0 {
+		opts.FirstRepair = time.Minute
+	}
+	if opts.ScrubInterval == 0 {
+		opts.ScrubInterval = 7 * 24 * time.Hour
+	}
+	if opts.ScrubRate == 0 {
+		opts.ScrubRate = 16 << 20
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.runRepairs(ctx, opts) })
+	if opts.ScrubInterval > 0 {
+		for _, st := range s.sites {
+			wg.Go(func() { s.runScrub(ctx, st, opts) })
+		}
+	}
+}
+
+func (s *Store) runRepairs(ctx context.Context, opts RunOptions) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	nextPass := time.Now().Add(opts.FirstRepair)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ids, overflow := s.due()
+		for _, id := range ids {
+			if _, err := s.RepairBlock(ctx, id); err != nil && ctx.Err() == nil {
+				s.log.Warn("targeted repair", "block", id.String(), "err", err)
+			}
+		}
+		if overflow || !time.Now().Before(nextPass) {
+			if _, err := s.Repair(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("repair pass", "err", err)
+			}
+			nextPass = time.Now().Add(opts.RepairInterval)
+		}
+	}
+}
+
+func (s *Store) runScrub(ctx context.Context, st *site, opts RunOptions) {
+	for {
+		wait := time.Minute
+		state, err := s.states.Load(ctx, st.name)
+		if err == nil {
+			if !state.ScrubbedAt.IsZero() {
+				s.m.scrubbedAt.WithLabelValues(st.name).Set(float64(state.ScrubbedAt.Unix()))
+			}
+			if state.ScrubNext > 0 || time.Since(state.ScrubbedAt) >= opts.ScrubInterval {
+				if _, err := s.scrubSite(ctx, st, ScrubOptions{Rate: opts.ScrubRate, Resume: true}); err != nil && ctx.Err() == nil {
+					s.log.Warn("scrub", "location", st.name, "err", err)
+				}
+			}
+		} else if ctx.Err() == nil {
+			s.log.Warn("load scrub state", "location", st.name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
