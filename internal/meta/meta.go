@@ -93,6 +93,7 @@ type Store interface {
 	DriveStore
 	ShareStore
 	LinkStore
+	StorageStore
 	// CreateUser inserts a new account and returns its ID. ErrExists if the name is taken.
 	CreateUser(ctx context.Context, u *User) (int64, error)
 	// UserByName returns the account with this exact name, or ErrNotFound.

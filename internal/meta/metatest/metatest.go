@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 	runShares(t, open)
 	runReplace(t, open)
 	runLinks(t, open)
+	runStorage(t, open)
 }
 
 type test struct {

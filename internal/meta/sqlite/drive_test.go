@@ -161,27 +161,38 @@ func TestQueryPlans(t *testing.T) {
 		{"pending link block trigger", `SELECT pending_bytes FROM links WHERE id = ?`, []any{id}},
 		{"BlockInRevision", `SELECT 1 FROM block_refs WHERE revision_id = ? AND block_id = ?`, []any{id, id}},
 	} {
-		rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+c.query, c.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
+		checkPlan(t, s, c.name, c.query, c.args...)
+	}
+}
+
+// checkPlan checks that the query neither scans a table nor sorts, and
+// returns the steps of its plan.
+func checkPlan(t *testing.T, s *Store, name, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
 		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		t.Logf("%s: %q", c.name, plan)
-		for _, step := range plan {
-			if strings.HasPrefix(step, "SCAN ") || strings.Contains(step, "TEMP B-TREE") {
-				t.Errorf("%s: plan %q scans or sorts", c.name, plan)
-			}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Logf("%s: %q", name, plan)
+	for _, step := range plan {
+		if strings.HasPrefix(step, "SCAN ") || strings.Contains(step, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q scans or sorts", name, plan)
 		}
 	}
+	return plan
 }
 
 func TestMigrateDownAndUp(t *testing.T) {
