@@ -55,7 +55,7 @@ func (a *app) adminCmd() *cobra.Command {
 		},
 	}
 	user.AddCommand(quota)
-	cmd.AddCommand(user)
+	cmd.AddCommand(user, a.storageCmd(&data))
 	return cmd
 }
 

@@ -15,6 +15,8 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	var (
 		cfg         server.Config
+		sf          storageFlags
+		scrubRate   string
 		logFormat   string
 		logLevel    string
 		sessionIdle time.Duration
@@ -57,6 +59,17 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 				}
 				cfg.Options.TrustedProxies = append(cfg.Options.TrustedProxies, pfx.Masked())
 			}
+			cfg.Storage = sf.cfg
+			if scrubRate != "" {
+				rate, err := parseSize(scrubRate)
+				if err != nil || rate <= 0 {
+					return usageError{fmt.Errorf("--scrub-rate %q: want a size per second such as 16MiB", scrubRate)}
+				}
+				cfg.Storage.ScrubRate = rate
+			}
+			if cfg.Storage.ScrubInterval == 0 {
+				cfg.Storage.ScrubInterval = -1 // 0 on the command line turns it off
+			}
 			cfg.Options.SessionIdle = sessionIdle
 			cfg.Options.SessionMax = sessionMax
 			cfg.Out = a.stdout
@@ -72,6 +85,11 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 	f.DurationVar(&sessionIdle, "session-idle", 30*24*time.Hour, "log a session out after this long without activity")
 	f.DurationVar(&sessionMax, "session-max", 365*24*time.Hour, "log a session out after this long in any case")
 	f.IntVar(&cfg.Options.KeepVersions, "keep-versions", 0, "keep at most this many versions of each file (0: all)")
+	sf.bind(f)
+	f.DurationVar(&cfg.Storage.RepairInterval, "repair-interval", time.Hour, "run a full repair pass of the block locations this often")
+	f.DurationVar(&cfg.Storage.ScrubInterval, "scrub-interval", 7*24*time.Hour, "re-read every copy of every block this often (0: never)")
+	f.StringVar(&scrubRate, "scrub-rate", "16MiB", "read at most this much per second from each location when scrubbing")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (default: off)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -851,16 +851,14 @@ func (s *Server) handleGetBlock(w http.ResponseWriter, r *http.Request, sess *me
 func (s *Server) sendBlock(w http.ResponseWriter, r *http.Request, id blob.ID) {
 	ctx := r.Context()
 	rc, err := s.blobs.Get(ctx, id)
-	if errors.Is(err, blob.ErrNotFound) {
-		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("block %s is missing from storage", id)})
-		return
-	}
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("read block %s: %w", id, err))
+		s.writeError(w, r, s.blockUnreadable(ctx, id, err))
 		return
 	}
 	defer rc.Close()
-	if size, err := s.blobs.Stat(ctx, id); err == nil {
+	if sized, ok := rc.(interface{ Size() int64 }); ok {
+		w.Header().Set("Content-Length", fmt.Sprint(sized.Size()))
+	} else if size, err := s.blobs.Stat(ctx, id); err == nil {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 	}
 	setAPIHeaders(w.Header())
@@ -871,6 +869,20 @@ func (s *Server) sendBlock(w http.ResponseWriter, r *http.Request, id blob.ID) {
 		// check fails. The log says why.
 		s.log.WarnContext(ctx, "send block", "block", id.String(), "err", err)
 	}
+}
+
+// blockUnreadable turns a failure to read a recorded block from storage
+// into an answer that names the block. Which locations failed, and how,
+// is for the operator's log, not for the client.
+func (s *Server) blockUnreadable(ctx context.Context, id blob.ID, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.log.ErrorContext(ctx, "block unreadable", "block", id.String(), "err", err)
+	if errors.Is(err, blob.ErrNotFound) {
+		return &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("block %s is missing from storage", id)}
+	}
+	return &httpError{status: http.StatusServiceUnavailable, code: api.CodeInternal, message: fmt.Sprintf("block %s cannot be read: storage holds too few sound copies of it", id)}
 }
 
 // handleGetBlocks sends many blocks in one answer, so a folder of small
@@ -898,6 +910,7 @@ func (s *Server) handleGetBlocks(w http.ResponseWriter, r *http.Request, sess *m
 		}
 	}
 	ids := make([]blob.ID, len(req.IDs))
+	datas := make([][]byte, len(req.IDs))
 	var total int64
 	for i, raw := range req.IDs {
 		if len(raw) != 32 {
@@ -910,47 +923,59 @@ func (s *Server) handleGetBlocks(w http.ResponseWriter, r *http.Request, sess *m
 			s.writeError(w, r, fmt.Errorf("check block %s: %w", ids[i], err))
 			return
 		}
-		size, serr := s.blobs.Stat(ctx, ids[i])
-		if !ok || errors.Is(serr, blob.ErrNotFound) {
+		if !ok {
 			s.writeError(w, r, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, message: fmt.Sprintf("no block %s", ids[i])})
 			return
 		}
-		if serr != nil {
-			s.writeError(w, r, fmt.Errorf("stat block %s: %w", ids[i], serr))
+		// Read (and check) every block before answering, so that a block
+		// storage cannot serve is a clean error naming it, not a cut-short
+		// answer.
+		size, err := s.blobs.Stat(ctx, ids[i])
+		if err == nil {
+			if total += size + 36; total > api.MaxBatchBytes {
+				s.writeError(w, r, badRequest("the blocks asked for exceed %d bytes; ask for fewer", api.MaxBatchBytes))
+				return
+			}
+			datas[i], err = s.readBlock(ctx, ids[i])
+		}
+		if err != nil {
+			s.writeError(w, r, s.blockUnreadable(ctx, ids[i], err))
 			return
 		}
-		if total += size + 36; total > api.MaxBatchBytes {
-			s.writeError(w, r, badRequest("the blocks asked for exceed %d bytes; ask for fewer", api.MaxBatchBytes))
-			return
-		}
+	}
+	total = 0
+	for _, d := range datas {
+		total += int64(len(d)) + 36
 	}
 	setAPIHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", fmt.Sprint(total))
-	for _, id := range ids {
-		rc, err := s.blobs.Get(ctx, id)
-		if err != nil {
-			s.log.WarnContext(ctx, "send blocks", "block", id.String(), "err", err)
-			return
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			// The answer is cut short; the client's checks catch it.
-			s.log.WarnContext(ctx, "send blocks", "block", id.String(), "err", err)
-			return
-		}
+	for i, id := range ids {
 		var hdr [36]byte
 		copy(hdr[:32], id[:])
-		binary.BigEndian.PutUint32(hdr[32:], uint32(len(data)))
+		binary.BigEndian.PutUint32(hdr[32:], uint32(len(datas[i])))
 		if _, err := w.Write(hdr[:]); err != nil {
 			return
 		}
-		if _, err := w.Write(data); err != nil {
+		if _, err := w.Write(datas[i]); err != nil {
 			return
 		}
 	}
+}
+
+// readBlock reads a whole block from storage, checked.
+func (s *Server) readBlock(ctx context.Context, id blob.ID) ([]byte, error) {
+	rc, err := s.blobs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, api.MaxBlockBytes+1))
+	if err == nil && len(data) > api.MaxBlockBytes {
+		err = fmt.Errorf("block %s: larger than %d bytes in storage", id, api.MaxBlockBytes)
+	}
+	return data, err
 }
 
 func (s *Server) handleMissingBlocks(w http.ResponseWriter, r *http.Request, sess *meta.Session) {

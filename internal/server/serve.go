@@ -13,15 +13,24 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/coffer-drive/coffer/internal/blob"
-	blobfile "github.com/coffer-drive/coffer/internal/blob/file"
+	"github.com/coffer-drive/coffer/internal/blob/replicated"
 	"github.com/coffer-drive/coffer/internal/meta/sqlite"
 )
 
 // Config is what `coffer serve` is started with.
 type Config struct {
-	DataDir string // holds meta.db and blocks/
+	DataDir string // holds meta.db and, without Storage.Stores, blocks/
 	Listen  string // host:port; port 0 picks a free one
+	// Storage says where blocks are kept.
+	Storage StorageConfig
+	// MetricsListen, if set, is the host:port serving Prometheus metrics
+	// at /metrics, apart from the API so it need not be public.
+	MetricsListen string
 	TLSCert string // both set: serve HTTPS
 	TLSKey  string
 	Options Options
@@ -47,11 +56,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	blobs, err := blobfile.Open(filepath.Join(cfg.DataDir, "blocks"))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	blobs, err := OpenStorage(ctx, cfg.Storage, cfg.DataDir, store, log, reg)
 	if err != nil {
-		return fmt.Errorf("open block store: %w", err)
+		return fmt.Errorf("open block storage: %w", err)
 	}
 	defer blobs.Close()
+	// The background work stops before the store closes (defers run last
+	// first).
+	bgCtx, stopBG := context.WithCancel(ctx)
+	bgDone := make(chan struct{})
+	defer func() { stopBG(); <-bgDone }()
+	go func() {
+		defer close(bgDone)
+		blobs.Run(bgCtx, replicated.RunOptions{
+			RepairInterval: cfg.Storage.RepairInterval,
+			ScrubInterval:  cfg.Storage.ScrubInterval,
+			ScrubRate:      cfg.Storage.ScrubRate,
+			FirstRepair:    10 * time.Second,
+		})
+	}()
+	log.Info("block storage", "locations", len(blobs.Locations()), "policy", blobs.Policy().String())
 
 	srv, err := New(ctx, store, blobs, log, cfg.Options)
 	if err != nil {
@@ -88,8 +114,24 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	fmt.Fprintf(out, "coffer: serving on %s (data in %s)\n", url, cfg.DataDir)
 	log.Info("serving", "url", url, "data", cfg.DataDir)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen for metrics on %s: %w", cfg.MetricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		go func() {
+			if err := ms.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		fmt.Fprintf(out, "coffer: metrics on http://%s/metrics\n", mln.Addr())
+	}
 	go srv.sweep(ctx)
 	if cfg.Ready != nil {
 		cfg.Ready(url)
