@@ -31,9 +31,9 @@ type Config struct {
 	// MetricsListen, if set, is the host:port serving Prometheus metrics
 	// at /metrics, apart from the API so it need not be public.
 	MetricsListen string
-	TLSCert string // both set: serve HTTPS
-	TLSKey  string
-	Options Options
+	TLSCert       string // both set: serve HTTPS
+	TLSKey        string
+	Options       Options
 	// Ready, if set, is called with the base URL once the server accepts
 	// connections.
 	Ready func(url string)
