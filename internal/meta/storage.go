@@ -63,4 +63,13 @@ type StorageStore interface {
 	// come back in UTC, to the millisecond at least (a scrub pass may
 	// take less than a second); a zero time comes back zero.
 	SaveStorageLocation(ctx context.Context, loc StorageLocation) error
+
+	// StorageLayout returns how blocks are laid out over the locations,
+	// as last saved (an opaque non-empty string to the store), or
+	// ErrNotFound if it never was. A server compares it with its flags
+	// before touching any block.
+	StorageLayout(ctx context.Context) (string, error)
+	// SaveStorageLayout records the layout, replacing any before it. An
+	// empty layout is ErrInvalid.
+	SaveStorageLayout(ctx context.Context, layout string) error
 }

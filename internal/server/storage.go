@@ -105,7 +105,40 @@ func OpenStorage(ctx context.Context, cfg StorageConfig, dataDir string, store m
 		closeAll()
 		return nil, err
 	}
+	if err := checkLayout(ctx, store, policy); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkLayout refuses a layout other than the one the blocks were stored
+// with: read as copies, shards would all look corrupt (and the reverse),
+// so a forgotten --erasure must stop the server, not make every block
+// unreadable. Adding or removing locations, or changing the number of
+// replicas, is allowed: repair moves blocks to where they now belong.
+func checkLayout(ctx context.Context, store meta.Store, p replicated.Policy) error {
+	want := "replicas"
+	if p.DataShards > 0 {
+		want = fmt.Sprintf("erasure %d+%d", p.DataShards, p.ParityShards)
+	}
+	have, err := store.StorageLayout(ctx)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		if err := store.SaveStorageLayout(ctx, want); err != nil {
+			return fmt.Errorf("record the storage layout: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("load the storage layout: %w", err)
+	case have != want:
+		flag := "no --erasure flag"
+		if k, ok := strings.CutPrefix(have, "erasure "); ok {
+			flag = "--erasure " + k
+		}
+		return fmt.Errorf("the blocks are stored as %s, not %s: start with %s (changing the layout of stored blocks is not supported)", have, want, flag)
+	}
+	return nil
 }
 
 // openLocation opens one --store URL, unchecked: the redundancy layer

@@ -172,10 +172,9 @@ func (s *Store) scrubPrefix(ctx context.Context, st *site, p byte, lim *rate.Lim
 		s.m.scrubBad.WithLabelValues(st.name).Inc()
 		s.log.Warn("scrub found a bad copy", "location", st.name, "block", id.String(), "err", bad)
 		if pos < 0 {
-			// A stray copy where the block does not belong: drop it.
-			if err := st.delete(ctx, id); err == nil {
-				out.Repaired++
-			}
+			// A bad copy where the block does not belong (left by a
+			// change of locations). Nothing reads it first, and deleting
+			// on a guess is how data is lost: it is only counted.
 			continue
 		}
 		if _, err := s.fix(ctx, id, []int{pos}); err != nil {

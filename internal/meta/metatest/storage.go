@@ -571,6 +571,20 @@ func checkLocations(t *testing.T, s meta.Store, want ...meta.StorageLocation) {
 }
 
 var storageLocationTests = []test{
+	{"Layout", func(t *testing.T, s meta.Store) {
+		_, err := s.StorageLayout(t.Context())
+		wantErr(t, "StorageLayout never saved", err, meta.ErrNotFound)
+		wantErr(t, "SaveStorageLayout of nothing", s.SaveStorageLayout(t.Context(), ""), meta.ErrInvalid)
+		for _, layout := range []string{"replicas", "erasure 4+2", "replicas"} {
+			if err := s.SaveStorageLayout(t.Context(), layout); err != nil {
+				t.Fatalf("SaveStorageLayout(%q): %v", layout, err)
+			}
+			got, err := s.StorageLayout(t.Context())
+			if err != nil || got != layout {
+				t.Fatalf("StorageLayout = %q, %v; want %q", got, err, layout)
+			}
+		}
+	}},
 	{"Missing", func(t *testing.T, s meta.Store) {
 		checkLocations(t, s)
 		_, err := s.StorageLocation(t.Context(), "s3://bucket/blocks")

@@ -187,3 +187,27 @@ func (s *Store) SaveStorageLocation(ctx context.Context, loc meta.StorageLocatio
 	}
 	return nil
 }
+
+// StorageLayout returns the saved layout, or meta.ErrNotFound.
+func (s *Store) StorageLayout(ctx context.Context) (string, error) {
+	var layout string
+	err := s.r.QueryRowContext(ctx, `SELECT layout FROM storage_layout WHERE id = 1`).Scan(&layout)
+	if err != nil {
+		return "", fmt.Errorf("storage layout: %w", dbErr(err))
+	}
+	return layout, nil
+}
+
+// SaveStorageLayout records the layout in the table's one row.
+func (s *Store) SaveStorageLayout(ctx context.Context, layout string) error {
+	if layout == "" {
+		return fmt.Errorf("save storage layout: empty: %w", meta.ErrInvalid)
+	}
+	_, err := s.w.ExecContext(ctx, `
+		INSERT INTO storage_layout (id, layout) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET layout = excluded.layout`, layout)
+	if err != nil {
+		return fmt.Errorf("save storage layout: %w", err)
+	}
+	return nil
+}

@@ -19,5 +19,14 @@ CREATE TABLE storage_locations (
     repaired_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
+-- How blocks are laid out over the locations ("replicas", or "erasure
+-- K+M"): one row, so that a server started with another layout refuses
+-- to run instead of reading shards as copies (or the reverse).
+CREATE TABLE storage_layout (
+    id     INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    layout TEXT    NOT NULL CHECK (layout <> '')
+) STRICT;
+
 -- +goose Down
+DROP TABLE storage_layout;
 DROP TABLE storage_locations;
