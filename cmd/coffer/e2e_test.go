@@ -68,13 +68,26 @@ type serverProc struct {
 	data string
 	cmd  *exec.Cmd
 	log  *lockedBuffer // stderr: the server log
+	out  *lockedBuffer // stdout
 	done chan error
 }
 
 func startServer(t *testing.T, extra ...string) *serverProc {
 	t.Helper()
-	data := filepath.Join(t.TempDir(), "data")
+	return startServerAt(t, filepath.Join(t.TempDir(), "data"), nil, extra...)
+}
+
+// startServerAt starts `coffer serve` on the data folder data (which may
+// hold a previous server's data), with env added to the environment.
+func startServerAt(t *testing.T, data string, env map[string]string, extra ...string) *serverProc {
+	t.Helper()
 	cmd := exec.Command(coffer, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug"}, extra...)...)
+	if env != nil {
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -84,12 +97,13 @@ func startServer(t *testing.T, extra ...string) *serverProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProc{data: data, cmd: cmd, log: logs, done: make(chan error, 1)}
+	p := &serverProc{data: data, cmd: cmd, log: logs, out: &lockedBuffer{}, done: make(chan error, 1)}
 	lines := bufio.NewScanner(stdout)
 	urlRe := regexp.MustCompile(`serving on (https?://\S+)`)
 	got := make(chan string, 1)
 	go func() {
 		for lines.Scan() {
+			p.out.Write(append(lines.Bytes(), '\n'))
 			if m := urlRe.FindStringSubmatch(lines.Text()); m != nil {
 				got <- m[1]
 			}
@@ -106,6 +120,20 @@ func startServer(t *testing.T, extra ...string) *serverProc {
 	}
 	t.Cleanup(func() { p.stop(t) })
 	return p
+}
+
+// kill sends SIGKILL, as a crash would, and waits for the process to end.
+func (p *serverProc) kill(t *testing.T) {
+	t.Helper()
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not die on SIGKILL")
+	}
 }
 
 // stop sends SIGTERM and waits for a clean exit.
