@@ -1227,3 +1227,121 @@ func TestStorageBadInput(t *testing.T) {
 	mustFail(t, s.admin(t, "status", "extra"), 2, "status with an argument")
 	mustFail(t, s.admin(t, "repair", "--no-such-flag"), 2, "repair with an unknown flag")
 }
+
+// TestStorageServeIntervalFlags: --scrub-interval and --repair-interval
+// reach the server. A location never scrubbed is scrubbed at start, and
+// with --repair-interval 1s a pass follows the first (10 s after start)
+// within seconds.
+func TestStorageServeIntervalFlags(t *testing.T) {
+	t.Parallel()
+	s := newStorage(t, 2, false)
+	srv := startServerAt(t, s.data, s.env, append(s.storeArgs(), "--scrub-interval", "1h", "--repair-interval", "1s")...)
+	env := user(t, srv)
+	mustOK(t, cli(t, env, "put", "-q", writeFile(t, "a.txt", []byte("scrub me")), "/a.txt"), "put")
+	start := time.Now()
+	scrubbed := false
+	for !scrubbed && time.Since(start) < 30*time.Second {
+		st := s.status(t)
+		scrubbed = st.Locations[0].LastScrub != nil && st.Locations[1].LastScrub != nil
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !scrubbed {
+		t.Errorf("serve --scrub-interval 1h: the locations, never scrubbed, are still not 30 s after start")
+	}
+	passes := func() int { return bytes.Count(srv.log.Bytes(), []byte(`msg="repair pass done"`)) }
+	for passes() < 2 && time.Since(start) < 40*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if passes() < 2 {
+		t.Errorf("serve --repair-interval 1s: %d repair passes 40 s after start, want at least 2", passes())
+	}
+}
+
+// TestStorageBucketDownAtStart: with the bucket's server down, status
+// still reports on every location (the bucket unreachable), and the
+// server starts and serves from the two folders, a quorum of three.
+func TestStorageBucketDownAtStart(t *testing.T) {
+	t.Parallel()
+	s := newStorage(t, 2, true)
+	srv := s.serve(t)
+	env := user(t, srv)
+	src, files := writeTree(t, "docs", 8, 3)
+	mustOK(t, cli(t, env, "put", "-q", src, "/"), "put folder")
+	srv.stop(t)
+	s.s3.Stop()
+
+	t.Run("Status", func(t *testing.T) {
+		r := s.admin(t, "status", "--json")
+		if r.code != 0 {
+			t.Fatalf("status with the bucket down: exit %d, want 0 and the bucket shown unreachable\nstderr: %s", r.code, r.stderr)
+		}
+		var st storageStatus
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Locations[2].Reachable || st.Locations[2].Error == "" || !st.Locations[0].Reachable || st.UnderReplicated != st.Blocks {
+			t.Fatalf("status with the bucket down: %+v", st)
+		}
+	})
+	t.Run("Serve", func(t *testing.T) {
+		srv := s.restart(t, srv) // fails the test if serve exits
+		getTree(t, env, "/docs", files)
+		srv.stop(t)
+	})
+}
+
+// TestStorageWipedFolderTakesNewBlocks: a folder location is lost and
+// replaced by an empty folder (a new disk) while the server runs. The
+// server writes the blocks uploaded next to it, as to the others.
+func TestStorageWipedFolderTakesNewBlocks(t *testing.T) {
+	t.Parallel()
+	s := newStorage(t, 3, false)
+	srv := s.serve(t)
+	env := user(t, srv)
+	mustOK(t, cli(t, env, "put", "-q", writeFile(t, "old.bin", randomBytes(90, 100_000)), "/old.bin"), "put old.bin")
+	if err := os.RemoveAll(s.dirs[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.dirs[2], 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before := folderBlocks(t, s.dirs[0])
+	data := randomBytes(91, 5<<20)
+	mustOK(t, cli(t, env, "put", "-q", writeFile(t, "new.bin", data), "/new.bin"), "put new.bin")
+	// A graceful stop waits for the copies still being written.
+	srv.stop(t)
+	third := folderBlocks(t, s.dirs[2])
+	for id := range folderBlocks(t, s.dirs[0]) {
+		if _, ok := before[id]; !ok {
+			if _, ok := third[id]; !ok {
+				logs := regexp.MustCompile(`(?m)^.*location write failed.*$`).FindAll(srv.log.Bytes(), 1)
+				t.Fatalf("block %s uploaded after %s was replaced is not in it: %s", id, s.dirs[2], logs)
+			}
+		}
+	}
+}
+
+// TestStorageRottenLastCopies: one location lost a block and the other
+// two copies rotted. The download fails naming the block as unreadable,
+// not as missing: copies of it are there, and all are bad.
+func TestStorageRottenLastCopies(t *testing.T) {
+	t.Parallel()
+	s := newStorage(t, 3, false, "--write-quorum", "3")
+	srv := s.serve(t)
+	env := user(t, srv)
+	mustOK(t, cli(t, env, "put", "-q", writeFile(t, "doc.txt", randomBytes(92, 2000)), "/doc.txt"), "put")
+	var id string
+	for k := range folderBlocks(t, s.dirs[0]) {
+		id = k
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	if err := os.Remove(folderBlocks(t, s.dirs[0])[id]); err != nil {
+		t.Fatal(err)
+	}
+	rotFile(t, folderBlocks(t, s.dirs[1])[id], rng, false)
+	rotFile(t, folderBlocks(t, s.dirs[2])[id], rng, false)
+	r := mustFail(t, cli(t, env, "get", "-q", "/doc.txt", filepath.Join(t.TempDir(), "doc.txt")), 1, "get")
+	if !strings.Contains(r.stderr, id) || strings.Contains(r.stderr, "missing from storage") {
+		t.Fatalf("get of a block whose remaining copies are rotten: %s", r.stderr)
+	}
+}

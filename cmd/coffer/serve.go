@@ -59,6 +59,9 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 				}
 				cfg.Options.TrustedProxies = append(cfg.Options.TrustedProxies, pfx.Masked())
 			}
+			// The pacing flags are bound to cfg.Storage; the layout flags
+			// to sf, shared with admin storage.
+			sf.cfg.RepairInterval, sf.cfg.ScrubInterval = cfg.Storage.RepairInterval, cfg.Storage.ScrubInterval
 			cfg.Storage = sf.cfg
 			if scrubRate != "" {
 				rate, err := parseSize(scrubRate)

@@ -70,6 +70,9 @@ func OpenStorage(ctx context.Context, cfg StorageConfig, dataDir string, store m
 	if err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	stores := cfg.Stores
 	if len(stores) == 0 {
 		abs, err := filepath.Abs(filepath.Join(dataDir, "blocks"))
@@ -85,7 +88,7 @@ func OpenStorage(ctx context.Context, cfg StorageConfig, dataDir string, store m
 		}
 	}
 	for _, raw := range stores {
-		l, err := openLocation(ctx, raw)
+		l, err := openLocation(ctx, raw, log)
 		if err != nil {
 			closeAll()
 			return nil, err
@@ -143,7 +146,7 @@ func checkLayout(ctx context.Context, store meta.Store, p replicated.Policy) err
 
 // openLocation opens one --store URL, unchecked: the redundancy layer
 // checks what it reads.
-func openLocation(ctx context.Context, raw string) (replicated.NamedLocation, error) {
+func openLocation(ctx context.Context, raw string, log *slog.Logger) (replicated.NamedLocation, error) {
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
 		return replicated.NamedLocation{}, fmt.Errorf("--store %q: want file:///path or s3://bucket?endpoint=…", raw)
@@ -161,10 +164,20 @@ func openLocation(ctx context.Context, raw string) (replicated.NamedLocation, er
 		}
 		return replicated.NamedLocation{Name: (&url.URL{Scheme: "file", Path: dir}).String(), Location: fs}, nil
 	case "s3":
-		st, err := blobs3.Open(ctx, raw, blobs3.Options{Unchecked: true})
+		// s3's errors carry no credentials.
+		st, err := blobs3.Open(ctx, raw, blobs3.Options{Unchecked: true, Lazy: true})
 		if err != nil {
-			// s3.Open's errors carry no credentials.
 			return replicated.NamedLocation{}, fmt.Errorf("open block location: %w", err)
+		}
+		if err := st.Check(ctx); err != nil {
+			if !blobs3.Unreachable(err) {
+				st.Close()
+				return replicated.NamedLocation{}, fmt.Errorf("open block location: %w", err)
+			}
+			// A location that is down (a data centre out) must not keep
+			// the others from serving: its circuit breaker and repair
+			// deal with it. A wrong bucket or credentials still stop here.
+			log.Warn("block location unreachable at start; serving from the others", "location", st.String(), "err", err)
 		}
 		return replicated.NamedLocation{Name: st.String(), Location: st}, nil
 	}

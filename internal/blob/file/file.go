@@ -391,6 +391,28 @@ func (s *Store) path(id blob.ID) string {
 	return filepath.Join(s.leafDir(id), id.String())
 }
 
+// createTemp makes a temp file for a block being written. If the store's
+// folder has gone (the disk was replaced, or an operator emptied the
+// location to have it rebuilt), it makes the folders again and forgets
+// which leaf folders exist, so that the location takes blocks again
+// without a restart and repair can refill it.
+func (s *Store) createTemp() (*os.File, error) {
+	f, err := os.CreateTemp(s.tmp, tmpPattern)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	if err := mkdirDurable(s.dir); err != nil {
+		return nil, err
+	}
+	if err := mkdirDurable(s.tmp); err != nil {
+		return nil, err
+	}
+	for i := range s.known {
+		s.known[i].Store(0)
+	}
+	return os.CreateTemp(s.tmp, tmpPattern)
+}
+
 func (s *Store) isKnown(l int) bool {
 	return s.known[l/64].Load()&(1<<(l%64)) != 0
 }
@@ -411,7 +433,7 @@ func (s *Store) put(ctx context.Context, id blob.ID, r io.Reader) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.tmp, tmpPattern)
+	f, err := s.createTemp()
 	if err != nil {
 		return err
 	}
@@ -775,7 +797,7 @@ func (s *Store) writeTemps(ctx context.Context, blocks []*blob.Block, sync bool)
 	}
 	err := parallelN(ctx, len(blocks), workers, func(i int) error {
 		b := blocks[i]
-		f, err := os.CreateTemp(s.tmp, tmpPattern)
+		f, err := s.createTemp()
 		if err != nil {
 			return fmt.Errorf("put block %x: %w", b.ID[:8], err)
 		}

@@ -537,14 +537,15 @@ type ReadError struct {
 	Missing int // locations that do not hold it
 	Corrupt int // copies or shards that failed their check
 	Failed  int // locations that could not be asked or did not answer
-	Err     error
+	// Err holds each location's failure, for the message. It is not
+	// unwrapped: that one location lacks the block must not make the
+	// whole read look like blob.ErrNotFound (Is decides that).
+	Err error
 }
 
 func (e *ReadError) Error() string {
 	return fmt.Sprintf("read block %s: too few sound copies (need %d; %d missing, %d corrupt, %d unreachable): %v", e.ID, e.Need, e.Missing, e.Corrupt, e.Failed, e.Err)
 }
-
-func (e *ReadError) Unwrap() error { return e.Err }
 
 // Is makes a block no location holds blob.ErrNotFound, and one with
 // only bad copies left blob.ErrCorrupt.

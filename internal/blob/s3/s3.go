@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -105,6 +106,10 @@ type Options struct {
 	// together. Such a store must not be handed to code that relies on
 	// Get detecting rot.
 	Unchecked bool
+	// Lazy skips Open's check of the bucket: a bucket that cannot be
+	// reached yet makes calls fail until it can. For a caller that works
+	// on with one location down and calls Check itself.
+	Lazy bool
 }
 
 // Store is a blob.Store on an S3 bucket. See the package documentation.
@@ -187,19 +192,44 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 			s.secrets = append(s.secrets, secret)
 		}
 	}
-	// Find out now, with a clear error, whether the bucket is there and
-	// the credentials let us see it, rather than at the first upload.
-	ok, err := client.BucketExists(ctx, loc.bucket)
+	if opts.Lazy {
+		return s, nil
+	}
+	if err := s.Check(ctx); err != nil {
+		transport.CloseIdleConnections()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Check finds out, with a clear error, whether the bucket is there and
+// the credentials let us see it. Open calls it (unless Options.Lazy), so
+// that a mistake shows at start rather than at the first upload.
+func (s *Store) Check(ctx context.Context) error {
+	loc := s.loc
+	ok, err := s.client.BucketExists(ctx, loc.bucket)
 	if err == nil && !ok {
 		err = fmt.Errorf("bucket %q does not exist at %s", loc.bucket, loc.endpointURL())
 	} else if err != nil {
 		err = fmt.Errorf("check bucket %q at %s: %w", loc.bucket, loc.endpointURL(), err)
 	}
 	if err != nil {
-		transport.CloseIdleConnections()
-		return nil, s.scrub(fmt.Errorf("open block store %s: %w", loc, err))
+		return s.scrub(fmt.Errorf("open block store %s: %w", loc, err))
 	}
-	return s, nil
+	return nil
+}
+
+// Unreachable reports whether err, from Check or another call, means
+// the S3 endpoint did not answer at all (refused, timed out, unknown
+// host), as opposed to an answer such as a refusal of the credentials
+// or a missing bucket: a location that is down, not a mistake.
+func Unreachable(err error) bool {
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && resp.Code != "" {
+		return false
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr)
 }
 
 // String returns the store's URL in the form Open takes, without the query

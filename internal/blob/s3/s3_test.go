@@ -215,6 +215,9 @@ func TestOpenErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("Open of a missing bucket succeeded")
 	}
+	if Unreachable(err) {
+		t.Errorf("a missing bucket counts as unreachable: %v", err)
+	}
 	for _, want := range []string{`"no-such-bucket"`, srv.Endpoint, "does not exist"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Open of a missing bucket: error %q does not say %s", err, want)
@@ -231,6 +234,9 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("Open with a wrong secret key succeeded")
 	}
 	checkNoSecret(t, "Open with a wrong secret key", err, wrong)
+	if Unreachable(err) {
+		t.Errorf("a wrong secret counts as unreachable: %v", err)
+	}
 	t.Logf("wrong secret: %v", err)
 	srv.Env(t)
 
@@ -246,7 +252,23 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("Open of a stopped server: error %q does not name the bucket and endpoint", err)
 	}
 	checkNoSecret(t, "Open of a stopped server", err, srv.SecretKey)
+	if !Unreachable(err) {
+		t.Errorf("a stopped server does not count as unreachable: %v", err)
+	}
 	t.Logf("stopped server, after %v: %v", time.Since(start), err)
+	// Lazy opens it anyway; Check then says the same.
+	st, err := Open(t.Context(), srv.URL(bucket), Options{Lazy: true})
+	if err != nil {
+		t.Fatalf("lazy Open of a stopped server: %v", err)
+	}
+	defer st.Close()
+	if err := st.Check(t.Context()); err == nil || !Unreachable(err) {
+		t.Errorf("Check of a stopped server = %v, want an unreachable error", err)
+	}
+	srv.Restart(t)
+	if err := st.Check(t.Context()); err != nil {
+		t.Errorf("Check once the server is back: %v", err)
+	}
 }
 
 // TestUnreachable checks that every method fails, naming the block and
