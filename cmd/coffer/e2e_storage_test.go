@@ -603,6 +603,50 @@ func TestStorageLoseOneLocation(t *testing.T) {
 			}
 			s.assertFull(t, s.status(t), blocks, false)
 			getTree(t, env, "/photos", files)
+
+			// Zero knowledge holds in every location: no name, no
+			// content and no password in any folder or bucket object,
+			// nor in the data folder and the log.
+			srv.stop(t)
+			haystacks := serverHaystacks(srv)
+			stored := 0
+			for _, d := range s.dirs {
+				filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+					if err == nil && !e.IsDir() {
+						b, _ := os.ReadFile(path)
+						haystacks[path] = b
+						stored++
+					}
+					return nil
+				})
+			}
+			cl := s.s3.Client(t)
+			for obj := range cl.ListObjects(t.Context(), s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+				if obj.Err != nil {
+					t.Fatal(obj.Err)
+				}
+				o, err := cl.GetObject(t.Context(), s.bucket, obj.Key, minio.GetObjectOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(o)
+				o.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				haystacks["bucket object "+obj.Key] = b
+				stored++
+			}
+			if stored < 3*int(blocks) {
+				t.Fatalf("searched %d stored objects, want at least %d: the search is not looking where blocks are", stored, 3*blocks)
+			}
+			needles := [][]byte{[]byte("photos"), []byte("note-03"), []byte("medium.bin"), []byte(env["COFFER_PASSWORD"])}
+			for _, data := range files {
+				if len(data) >= 64 {
+					needles = append(needles, data[len(data)/2:len(data)/2+32])
+				}
+			}
+			assertAbsent(t, haystacks, needles)
 		})
 	}
 }
