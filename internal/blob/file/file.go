@@ -186,6 +186,22 @@ type Store struct {
 	unchecked bool
 
 	bufs sync.Pool // of *[]byte, copyBufSize long
+
+	// parentDev and dirDev are the devices (st_dev) of the filesystems
+	// that held the folder above the store's and the store's own folder
+	// when it was opened; devOK is false where the platform cannot tell
+	// (see deviceOf), and then they are not checked. Before making a
+	// missing folder again, createTemp compares them with what it finds
+	// then, so that a filesystem unmounted under the store is not
+	// silently replaced by an empty folder on the disk below it.
+	parentDev, dirDev uint64
+	devOK             bool
+
+	// deviceOf returns the device of the filesystem holding a path, as
+	// the platform's deviceOf does. It is a field so that tests, which
+	// cannot unmount a filesystem, can pretend a path has moved to
+	// another one.
+	deviceOf func(path string) (dev uint64, ok bool, err error)
 }
 
 // Open opens the block store in dir, creating the folder (mode 0700) if
@@ -236,7 +252,16 @@ func open(dir string) (*Store, error) {
 	if err := mkdirDurable(abs); err != nil {
 		return nil, err
 	}
-	s := &Store{dir: abs, tmp: filepath.Join(abs, tmpDir)}
+	s := &Store{dir: abs, tmp: filepath.Join(abs, tmpDir), deviceOf: deviceOf}
+	// Note where the folder is mounted, for createTemp's checks.
+	if s.parentDev, s.devOK, err = s.deviceOf(filepath.Dir(abs)); err != nil {
+		return nil, err
+	}
+	if s.devOK {
+		if s.dirDev, s.devOK, err = s.deviceOf(abs); err != nil {
+			return nil, err
+		}
+	}
 	s.bufs.New = func() any {
 		b := make([]byte, copyBufSize)
 		return &b
@@ -395,11 +420,16 @@ func (s *Store) path(id blob.ID) string {
 // folder has gone (the disk was replaced, or an operator emptied the
 // location to have it rebuilt), it makes the folders again and forgets
 // which leaf folders exist, so that the location takes blocks again
-// without a restart and repair can refill it.
+// without a restart and repair can refill it. It does not if the folder
+// has gone because the filesystem holding it was unmounted (see
+// checkRemount).
 func (s *Store) createTemp() (*os.File, error) {
 	f, err := os.CreateTemp(s.tmp, tmpPattern)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return f, err
+	}
+	if err := s.checkRemount(err); err != nil {
+		return nil, err
 	}
 	if err := mkdirDurable(s.dir); err != nil {
 		return nil, err
@@ -411,6 +441,51 @@ func (s *Store) createTemp() (*os.File, error) {
 		s.known[i].Store(0)
 	}
 	return os.CreateTemp(s.tmp, tmpPattern)
+}
+
+// checkRemount returns an error, wrapping cause (why the store's folders
+// were found missing), if making them again would put them on another
+// filesystem than the one they were on at open. When the filesystem that
+// held them is unmounted (a network share that dropped, a disk that
+// failed), the path leads to the empty mount point on the disk below,
+// often the server's root disk. Blocks written there would count as
+// stored in this location, toward a redundancy layer's write quorum,
+// while they are not where the location is meant to be (in another data
+// centre, on another disk); they would also fill the root disk. Better
+// that Puts fail until an operator remounts it or restarts the server.
+//
+// It refuses when the folder above the store's is gone or on another
+// device than at open, and when the store's folder, if it is still there,
+// was the root of a filesystem at open but is now on its parent's (the
+// mount point itself left behind by the unmount). The price is that a
+// replacement disk mounted above the store's folder, rather than at it,
+// takes blocks only after a restart.
+func (s *Store) checkRemount(cause error) error {
+	if !s.devOK {
+		return nil
+	}
+	parent := filepath.Dir(s.dir)
+	pdev, _, err := s.deviceOf(parent)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("block folder %s is gone and so is the folder %s above it (an unmounted disk?): not recreating them: %w", s.dir, parent, cause)
+	}
+	if err != nil {
+		return err
+	}
+	if pdev != s.parentDev {
+		return fmt.Errorf("block folder %s is gone and its parent is now on another filesystem (an unmounted disk?): not recreating it there: %w", s.dir, cause)
+	}
+	ddev, _, err := s.deviceOf(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // the folder itself is gone, from where it was
+	}
+	if err != nil {
+		return err
+	}
+	if s.dirDev != s.parentDev && ddev == pdev {
+		return fmt.Errorf("block folder %s was the root of a filesystem and is now an empty folder on its parent's (an unmounted disk?): not recreating %s there: %w", s.dir, tmpDir, cause)
+	}
+	return nil
 }
 
 func (s *Store) isKnown(l int) bool {

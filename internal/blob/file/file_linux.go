@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,4 +90,19 @@ func syncFS(f *os.File) error {
 		return &os.PathError{Op: "syncfs", Path: f.Name(), Err: serr}
 	}
 	return f.Sync()
+}
+
+// deviceOf returns the device (st_dev) of the filesystem holding path, so
+// that createTemp can tell whether the store's folder is still on the
+// filesystem it was opened on.
+func deviceOf(path string) (uint64, bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, false, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false, nil
+	}
+	return uint64(st.Dev), true, nil // uint32 on some architectures
 }
