@@ -55,6 +55,9 @@ func newStorage(t *testing.T, folders int, bucket bool, policy ...string) *stora
 	s := &storageSetup{policy: policy, data: filepath.Join(root, "data"), env: map[string]string{}}
 	for i := range folders {
 		d := filepath.Join(root, fmt.Sprintf("dc%d", i+1))
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		s.dirs = append(s.dirs, d)
 		s.stores = append(s.stores, "file://"+d)
 	}
@@ -346,6 +349,22 @@ func getFile(t *testing.T, env map[string]string, remote string, want []byte) {
 
 var blockName = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+// markerName is the object that ties a location to its deployment: not a
+// block (docs/operations.md).
+var markerName = strings.Repeat("0", 64)
+
+// wipe empties a folder location, as a new disk would be: the folder is
+// there, and empty.
+func wipe(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // folderBlocks returns the objects of a folder location, DIR/ab/cd/ID,
 // by ID.
 func folderBlocks(t *testing.T, dir string) map[string]string {
@@ -353,7 +372,7 @@ func folderBlocks(t *testing.T, dir string) map[string]string {
 	out := map[string]string{}
 	tops, _ := filepath.Glob(filepath.Join(dir, "[0-9a-f][0-9a-f]", "[0-9a-f][0-9a-f]", "*"))
 	for _, p := range tops {
-		if id := filepath.Base(p); blockName.MatchString(id) && strings.HasPrefix(id, filepath.Base(filepath.Dir(filepath.Dir(p)))+filepath.Base(filepath.Dir(p))) {
+		if id := filepath.Base(p); blockName.MatchString(id) && id != markerName && strings.HasPrefix(id, filepath.Base(filepath.Dir(filepath.Dir(p)))+filepath.Base(filepath.Dir(p))) {
 			out[id] = p
 		}
 	}
@@ -368,7 +387,9 @@ func (s *storageSetup) bucketBlocks(t *testing.T) map[string]int64 {
 		if obj.Err != nil {
 			t.Fatalf("list bucket: %v", obj.Err)
 		}
-		out[obj.Key] = obj.Size
+		if obj.Key != markerName {
+			out[obj.Key] = obj.Size
+		}
 	}
 	return out
 }
@@ -546,9 +567,7 @@ func TestStorageLoseOneLocation(t *testing.T) {
 		lose func(t *testing.T, s *storageSetup) int // returns the location's index
 	}{
 		{"FolderRemoved", func(t *testing.T, s *storageSetup) int {
-			if err := os.RemoveAll(s.dirs[1]); err != nil {
-				t.Fatal(err)
-			}
+			wipe(t, s.dirs[1])
 			return 1
 		}},
 		{"BucketEmptied", func(t *testing.T, s *storageSetup) int {
@@ -678,9 +697,7 @@ func TestStorageErasureLoseParity(t *testing.T) {
 	}
 
 	// Lose two locations: a folder and the bucket.
-	if err := os.RemoveAll(s.dirs[2]); err != nil {
-		t.Fatal(err)
-	}
+	wipe(t, s.dirs[2])
 	s.emptyBucket(t)
 	st = s.status(t)
 	if st.UnderReplicated != blocks || st.Lost != 0 {
@@ -732,9 +749,7 @@ func TestStorageErasureLoseParity(t *testing.T) {
 
 	// Three locations lost is one more than 4+2 survives.
 	for _, d := range s.dirs[:3] {
-		if err := os.RemoveAll(d); err != nil {
-			t.Fatal(err)
-		}
+		wipe(t, d)
 	}
 	st = s.status(t)
 	if st.Lost != blocks || len(st.LostBlocks) != int(blocks) {
@@ -1247,11 +1262,13 @@ func TestStorageBadInput(t *testing.T) {
 	wrongSecret := "wrong-secret-Zq81xPL0f3vT7"
 	wrong := map[string]string{"AWS_ACCESS_KEY_ID": srv3.AccessKey, "AWS_SECRET_ACCESS_KEY": wrongSecret}
 	data := t.TempDir()
+	// serve goes first: it makes the metadata, without which the admin
+	// commands stop before any location.
 	for _, argv := range [][]string{
+		{"serve", "--data", data, "--listen", "127.0.0.1:0", "--store", srv3.URL(bucket)},
 		{"admin", "--data", data, "storage", "status", "--store", s.stores[0], "--store", srv3.URL(bucket)},
 		{"admin", "--data", data, "storage", "status", "--json", "--store", srv3.URL(bucket)},
 		{"admin", "--data", data, "storage", "repair", "--store", srv3.URL(bucket)},
-		{"serve", "--data", data, "--listen", "127.0.0.1:0", "--store", srv3.URL(bucket)},
 	} {
 		what := fmt.Sprintf("%v with a wrong secret", argv)
 		r := mustFail(t, cli(t, wrong, argv...), 1, what)
@@ -1264,6 +1281,13 @@ func TestStorageBadInput(t *testing.T) {
 				t.Errorf("%v: the output shows a secret: %s", argv, r.stderr)
 			}
 		}
+	}
+
+	// An admin command pointed at a folder without the server's metadata
+	// stops before touching any location.
+	r := mustFail(t, cli(t, nil, "admin", "--data", t.TempDir(), "storage", "repair", "--store", s.stores[0]), 1, "repair without metadata")
+	if !strings.Contains(r.stderr, "no metadata at") {
+		t.Errorf("repair without metadata: %s", r.stderr)
 	}
 
 	// Usage mistakes of the admin commands exit 2.

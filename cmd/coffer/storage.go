@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -164,7 +165,13 @@ commands may run while the server runs.`,
 // withStorage opens the metadata store and the block locations for an
 // operator command.
 func (a *app) withStorage(ctx context.Context, data string, cfg server.StorageConfig, fn func(context.Context, *replicated.Store) error) error {
-	store, err := sqlite.Open(ctx, filepath.Join(data, "meta.db"))
+	dbPath := filepath.Join(data, "meta.db")
+	// Never a new, empty database: against it every block would look
+	// unneeded.
+	if _, err := os.Stat(dbPath); err != nil {
+		return fmt.Errorf("no metadata at %s: give the server's --data", dbPath)
+	}
+	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return fmt.Errorf("open metadata in %s: %w", data, err)
 	}

@@ -2,13 +2,21 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +87,9 @@ func OpenStorage(ctx context.Context, cfg StorageConfig, dataDir string, store m
 		if err != nil {
 			return nil, fmt.Errorf("block folder: %w", err)
 		}
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("block folder: %w", err)
+		}
 		stores = []string{(&url.URL{Scheme: "file", Path: abs}).String()}
 	}
 	var locs []replicated.NamedLocation
@@ -108,40 +119,88 @@ func OpenStorage(ctx context.Context, cfg StorageConfig, dataDir string, store m
 		closeAll()
 		return nil, err
 	}
-	if err := checkLayout(ctx, store, policy); err != nil {
+	deployment, err := checkLayout(ctx, store, policy, s.Locations())
+	if err == nil {
+		err = s.Bind(ctx, deployment)
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// checkLayout refuses a layout other than the one the blocks were stored
-// with: read as copies, shards would all look corrupt (and the reverse),
-// so a forgotten --erasure must stop the server, not make every block
-// unreadable. Adding or removing locations, or changing the number of
-// replicas, is allowed: repair moves blocks to where they now belong.
-func checkLayout(ctx context.Context, store meta.Store, p replicated.Policy) error {
-	want := "replicas"
+// layout is how blocks are laid out, as recorded in the metadata store
+// (as JSON) the first time a server or operator command opens storage.
+type layout struct {
+	// Deployment is a random ID written into every location (see
+	// replicated.Store.Bind), tying the locations to this metadata.
+	Deployment string `json:"deployment"`
+	// Erasure is "K+M", or empty for whole copies.
+	Erasure string `json:"erasure,omitempty"`
+	// Locations are the erasure-coded layout's locations, in the order
+	// given: which shard lives where follows from them, and moving
+	// shards when they change is not done yet.
+	Locations []string `json:"locations,omitempty"`
+}
+
+func (l layout) describe() string {
+	if l.Erasure == "" {
+		return "whole copies"
+	}
+	return "erasure coding " + l.Erasure
+}
+
+// checkLayout compares the flags with the layout the blocks were stored
+// with, recording it the first time, and returns the deployment ID. Read
+// as copies, shards would all look corrupt (and the reverse), so a
+// forgotten --erasure must stop the server, not make every block
+// unreadable. With whole copies, locations may be added and removed:
+// repair copies blocks to where they now belong. With erasure coding the
+// set of locations is fixed for now.
+func checkLayout(ctx context.Context, store meta.Store, p replicated.Policy, names []string) (string, error) {
+	want := layout{}
 	if p.DataShards > 0 {
-		want = fmt.Sprintf("erasure %d+%d", p.DataShards, p.ParityShards)
+		want.Erasure = fmt.Sprintf("%d+%d", p.DataShards, p.ParityShards)
+		want.Locations = names
 	}
-	have, err := store.StorageLayout(ctx)
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		if err := store.SaveStorageLayout(ctx, want); err != nil {
-			return fmt.Errorf("record the storage layout: %w", err)
+	raw, err := store.StorageLayout(ctx)
+	if errors.Is(err, meta.ErrNotFound) {
+		var id [16]byte
+		rand.Read(id[:])
+		want.Deployment = hex.EncodeToString(id[:])
+		n, _, err := store.CountBlocks(ctx)
+		if err != nil {
+			return "", fmt.Errorf("count blocks: %w", err)
 		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("load the storage layout: %w", err)
-	case have != want:
-		flag := "no --erasure flag"
-		if k, ok := strings.CutPrefix(have, "erasure "); ok {
-			flag = "--erasure " + k
+		if n > 0 && want.Erasure != "" {
+			// Blocks stored before layouts were recorded are whole copies.
+			return "", fmt.Errorf("the %d blocks already stored are whole copies, not erasure-coded: start without --erasure (changing the layout of stored blocks is not supported)", n)
 		}
-		return fmt.Errorf("the blocks are stored as %s, not %s: start with %s (changing the layout of stored blocks is not supported)", have, want, flag)
+		b, _ := json.Marshal(want)
+		if err := store.SaveStorageLayout(ctx, string(b)); err != nil {
+			return "", fmt.Errorf("record the storage layout: %w", err)
+		}
+		return want.Deployment, nil
 	}
-	return nil
+	if err != nil {
+		return "", fmt.Errorf("load the storage layout: %w", err)
+	}
+	var have layout
+	if err := json.Unmarshal([]byte(raw), &have); err != nil || have.Deployment == "" {
+		return "", fmt.Errorf("the recorded storage layout is unreadable: %q", raw)
+	}
+	if have.Erasure != want.Erasure {
+		flag := "without --erasure"
+		if have.Erasure != "" {
+			flag = "with --erasure " + have.Erasure
+		}
+		return "", fmt.Errorf("the blocks are stored as %s, not %s: start %s (changing the layout of stored blocks is not supported)", have.describe(), want.describe(), flag)
+	}
+	if have.Erasure != "" && !slices.Equal(have.Locations, want.Locations) {
+		return "", fmt.Errorf("erasure-coded blocks are spread over exactly these locations, in this order: %s; give the same --store flags (changing the locations of erasure-coded blocks is not supported yet)", strings.Join(have.Locations, ", "))
+	}
+	return have.Deployment, nil
 }
 
 // openLocation opens one --store URL, unchecked: the redundancy layer
@@ -149,7 +208,8 @@ func checkLayout(ctx context.Context, store meta.Store, p replicated.Policy) err
 func openLocation(ctx context.Context, raw string, log *slog.Logger) (replicated.NamedLocation, error) {
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
-		return replicated.NamedLocation{}, fmt.Errorf("--store %q: want file:///path or s3://bucket?endpoint=…", raw)
+		// Not echoed: a malformed URL may hold pasted credentials.
+		return replicated.NamedLocation{}, errors.New("--store: want file:///path or s3://bucket?endpoint=…")
 	}
 	switch scheme {
 	case "file":
@@ -158,11 +218,23 @@ func openLocation(ctx context.Context, raw string, log *slog.Logger) (replicated
 			return replicated.NamedLocation{}, fmt.Errorf("--store %q: want file:///absolute/path", raw)
 		}
 		dir := filepath.Clean(u.Path)
-		fs, err := blobfile.OpenUnchecked(dir)
+		name := (&url.URL{Scheme: "file", Path: dir}).String()
+		// The folder must exist: made here, it would quietly land on the
+		// root disk when the disk meant for it is not mounted. Until it
+		// does, the location counts as down, like an unreachable bucket.
+		fi, err := os.Stat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			log.Warn("block location folder missing; serving from the others until it is created", "location", name)
+			return replicated.NamedLocation{Name: name, Location: &pendingFolder{dir: dir}}, nil
+		}
+		if err != nil || !fi.IsDir() {
+			return replicated.NamedLocation{}, fmt.Errorf("block location %s: not a folder", dir)
+		}
+		st, err := blobfile.OpenUnchecked(dir)
 		if err != nil {
 			return replicated.NamedLocation{}, fmt.Errorf("open block location %s: %w", dir, err)
 		}
-		return replicated.NamedLocation{Name: (&url.URL{Scheme: "file", Path: dir}).String(), Location: fs}, nil
+		return replicated.NamedLocation{Name: name, Location: st}, nil
 	case "s3":
 		// s3's errors carry no credentials.
 		st, err := blobs3.Open(ctx, raw, blobs3.Options{Unchecked: true, Lazy: true})
@@ -228,4 +300,87 @@ func (s states) Load(ctx context.Context, name string) (replicated.LocationState
 
 func (s states) Save(ctx context.Context, name string, st replicated.LocationState) error {
 	return s.store.SaveStorageLocation(ctx, meta.StorageLocation{Name: name, ScrubbedAt: st.ScrubbedAt, ScrubNext: st.ScrubNext, RepairedAt: st.RepairedAt})
+}
+
+// pendingFolder is a folder location that did not exist at start. Every
+// call fails, saying what to do, until the operator creates the folder;
+// then it opens the store and works from there on.
+type pendingFolder struct {
+	dir string
+	mu  sync.Mutex
+	st  *blobfile.Store
+}
+
+func (p *pendingFolder) store() (*blobfile.Store, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.st != nil {
+		return p.st, nil
+	}
+	if fi, err := os.Stat(p.dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("block folder %s does not exist: create it on the disk meant for it, then run coffer admin storage repair", p.dir)
+	}
+	st, err := blobfile.OpenUnchecked(p.dir)
+	if err != nil {
+		return nil, fmt.Errorf("open block location %s: %w", p.dir, err)
+	}
+	p.st = st
+	return st, nil
+}
+
+func (p *pendingFolder) Put(ctx context.Context, id blob.ID, r io.Reader) error {
+	st, err := p.store()
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, id, r)
+}
+
+func (p *pendingFolder) PutBatch(ctx context.Context, blocks []blob.Block) error {
+	st, err := p.store()
+	if err != nil {
+		return err
+	}
+	return st.PutBatch(ctx, blocks)
+}
+
+func (p *pendingFolder) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
+	st, err := p.store()
+	if err != nil {
+		return nil, err
+	}
+	return st.Get(ctx, id)
+}
+
+func (p *pendingFolder) Stat(ctx context.Context, id blob.ID) (int64, error) {
+	st, err := p.store()
+	if err != nil {
+		return 0, err
+	}
+	return st.Stat(ctx, id)
+}
+
+func (p *pendingFolder) Delete(ctx context.Context, id blob.ID) error {
+	st, err := p.store()
+	if err != nil {
+		return err
+	}
+	return st.Delete(ctx, id)
+}
+
+func (p *pendingFolder) Scan(ctx context.Context, prefix byte, fn func(blob.Info) error) error {
+	st, err := p.store()
+	if err != nil {
+		return err
+	}
+	return st.Scan(ctx, prefix, fn)
+}
+
+func (p *pendingFolder) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.st != nil {
+		return p.st.Close()
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +19,12 @@ func TestStorageLayoutKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	loc := func(name string) string { return "file://" + filepath.Join(dir, name) }
+	loc := func(name string) string {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + filepath.Join(dir, name)
+	}
 	open := func(cfg StorageConfig) error {
 		s, err := OpenStorage(t.Context(), cfg, dir, store, nil, nil)
 		if err == nil {
@@ -34,11 +41,12 @@ func TestStorageLayoutKept(t *testing.T) {
 		t.Fatalf("reopening 4+2 blocks as replicas: %v, want a refusal naming --erasure 4+2", err)
 	}
 	err = open(StorageConfig{Stores: six, Erasure: "3+3"})
-	if err == nil || !strings.Contains(err.Error(), "stored as erasure 4+2") {
+	if err == nil || !strings.Contains(err.Error(), "stored as erasure coding 4+2") {
 		t.Fatalf("reopening 4+2 blocks as 3+3: %v, want a refusal", err)
 	}
-	if err := open(StorageConfig{Stores: append(six, loc("g")), Erasure: "4+2"}); err != nil {
-		t.Fatalf("adding a seventh location: %v", err)
+	err = open(StorageConfig{Stores: append(six, loc("g")), Erasure: "4+2"})
+	if err == nil || !strings.Contains(err.Error(), "exactly these locations") {
+		t.Fatalf("adding a seventh location to 4+2: %v, want a refusal", err)
 	}
 
 	for _, tc := range []struct {
@@ -55,5 +63,33 @@ func TestStorageLayoutKept(t *testing.T) {
 		if err := open(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("OpenStorage(%+v) = %v, want an error saying %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// Metadata other than the locations' own (a mistyped --data, a new
+// database) is refused before repair could take every block for unneeded.
+func TestStorageOtherDeploymentRefused(t *testing.T) {
+	dir := t.TempDir()
+	blocks := filepath.Join(dir, "blocks")
+	if err := os.Mkdir(blocks, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := StorageConfig{Stores: []string{"file://" + blocks}}
+	for i, want := range []string{"", "belongs to another Coffer deployment"} {
+		store, err := sqlite.Open(t.Context(), filepath.Join(dir, fmt.Sprintf("meta%d.db", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenStorage(t.Context(), cfg, dir, store, nil, nil)
+		if want == "" && err != nil {
+			t.Fatal(err)
+		}
+		if want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Fatalf("second metadata store over the same location: %v, want %q", err, want)
+		}
+		if s != nil {
+			s.Close()
+		}
+		store.Close()
 	}
 }

@@ -26,13 +26,17 @@ import (
 // fails at once) or make it hang (every call waits for its context).
 type flaky struct {
 	Location
-	down atomic.Bool
-	hang atomic.Bool
+	down  atomic.Bool
+	hang  atomic.Bool
+	stuck chan struct{} // if set, calls block until it is closed, ignoring their context
 }
 
 var errUnplugged = errors.New("connection refused (test)")
 
 func (f *flaky) gate(ctx context.Context) error {
+	if f.stuck != nil {
+		<-f.stuck // a system call on a dead hard mount: no context helps
+	}
 	if f.hang.Load() {
 		<-ctx.Done()
 		return ctx.Err()

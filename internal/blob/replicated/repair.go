@@ -178,6 +178,9 @@ func (c *census) prefix(ctx context.Context, p byte) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, st := range s.sites {
+		if c.down[st] {
+			continue // failed earlier in this pass: not tried again until the next
+		}
 		wg.Go(func() {
 			objs, err := st.scan(ctx, p)
 			mu.Lock()
@@ -214,6 +217,8 @@ func (c *census) prefix(ctx context.Context, p byte) error {
 	for _, w := range live {
 		needed[w.id] = true
 	}
+	orphans := make(map[*site][]blob.ID)
+	var candidates []blob.ID
 	for st, objs := range held {
 		ls := c.sites[st]
 		for id, info := range objs {
@@ -224,7 +229,27 @@ func (c *census) prefix(ctx context.Context, p byte) error {
 			}
 			ls.Orphans++
 			if c.fix && s.catalog != nil && time.Since(info.ModTime) > s.grace {
-				c.deleteOrphan(ctx, st, id)
+				orphans[st] = append(orphans[st], id)
+				candidates = append(candidates, id)
+			}
+		}
+	}
+	if len(candidates) > 0 {
+		// Ask the catalog again, now: a block recorded since it was read
+		// above must not go, whatever the location's clock says.
+		unknown, err := s.catalog.Unknown(ctx, candidates)
+		if err != nil {
+			return fmt.Errorf("recheck unneeded blocks: %w", err)
+		}
+		gone := make(map[blob.ID]bool, len(unknown))
+		for _, id := range unknown {
+			gone[id] = true
+		}
+		for st, ids := range orphans {
+			for _, id := range ids {
+				if gone[id] {
+					c.deleteOrphan(ctx, st, id)
+				}
 			}
 		}
 	}
@@ -281,7 +306,7 @@ func (c *census) prefix(ctx context.Context, p byte) error {
 			switch {
 			case err == nil:
 				c.report.Repaired++
-			case errors.As(err, &rerr):
+			case errors.As(err, &rerr) && rerr.Failed == 0:
 				c.report.Lost++
 				if len(c.report.LostIDs) < maxLostIDs {
 					c.report.LostIDs = append(c.report.LostIDs, w.id)
@@ -325,7 +350,7 @@ func (s *Store) fix(ctx context.Context, id blob.ID, positions []int) (int, erro
 	data, err := s.read(ctx, id, skip)
 	if err != nil {
 		var rerr *ReadError
-		if errors.As(err, &rerr) {
+		if errors.As(err, &rerr) && rerr.Failed == 0 {
 			s.log.Error("block lost: too few sound copies to repair it", "block", id.String())
 		}
 		return 0, err

@@ -179,7 +179,9 @@ type Store struct {
 	log     *slog.Logger
 	m       *metrics
 
-	bg sync.WaitGroup // writes carrying on after their acknowledgement
+	bgMu   sync.Mutex     // guards closed, and bg.Add against Close's bg.Wait
+	closed bool           // set by Close: no more writes start
+	bg     sync.WaitGroup // writes carrying on after their acknowledgement
 
 	qmu      sync.Mutex
 	queue    map[blob.ID]time.Time // targeted repairs and when they are due
@@ -377,6 +379,12 @@ func (s *Store) PutBatch(ctx context.Context, blocks []blob.Block) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// One count on bg for the whole call keeps Close from returning (and
+	// closing the locations) while this call may still start writes.
+	if !s.startBG() {
+		return errClosed
+	}
+	defer s.bg.Done()
 	// What each location is to store, and which blocks it counts for.
 	type job struct {
 		objs   []blob.Block
@@ -505,6 +513,20 @@ func (s *Store) PutBatch(ctx context.Context, blocks []blob.Block) error {
 	return outcome
 }
 
+// errClosed is returned by writes after Close.
+var errClosed = errors.New("block storage is closed")
+
+// startBG adds one to bg unless the store is closed.
+func (s *Store) startBG() bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.bg.Add(1)
+	return true
+}
+
 // queueAll queues the given blocks for repair. The delay lets the
 // upload record them first: repair leaves alone blocks not yet recorded.
 func (s *Store) queueAll(blocks []blob.Block, which []int) {
@@ -565,14 +587,27 @@ func (s *Store) read(ctx context.Context, id blob.ID, skip map[*site]bool) ([]by
 	if s.erasure() {
 		return s.readShards(ctx, id, skip)
 	}
-	sites := s.readOrder(s.place(id))
+	placed := s.readOrder(s.place(id))
+	sites := placed
+	if len(placed) < len(s.sites) {
+		// Locations the block does not belong in come last: after a
+		// change of locations its copies may still be there.
+		for _, st := range s.readOrder(s.sites) {
+			if !slices.Contains(placed, st) {
+				sites = append(sites, st)
+			}
+		}
+	}
 	rerr := &ReadError{ID: id, Need: 1}
 	var errs []error
-	for _, st := range sites {
+	for i, st := range sites {
 		if skip[st] {
 			continue
 		}
 		data, err := st.read(ctx, id)
+		if err != nil && i >= len(placed) && errors.Is(err, blob.ErrNotFound) {
+			continue // not a fault: the block does not belong there
+		}
 		if err == nil && blob.Sum(data) != id {
 			err = fmt.Errorf("%s: read block %s: %w", st.name, id, blob.ErrCorrupt)
 		}
@@ -776,7 +811,9 @@ func (s *Store) Stat(ctx context.Context, id blob.ID) (int64, error) {
 	if missing == len(errs) {
 		return 0, fmt.Errorf("stat block %s: %w", id, blob.ErrNotFound)
 	}
-	return 0, fmt.Errorf("stat block %s: %w", id, errors.Join(errs...))
+	// Not wrapped: one location lacking the block while others fail must
+	// not read as blob.ErrNotFound.
+	return 0, fmt.Errorf("stat block %s: %v", id, errors.Join(errs...))
 }
 
 // Delete implements blob.Store. It deletes the block from every location,
@@ -831,6 +868,9 @@ func (s *Store) List(ctx context.Context, fn func(blob.ID) error) error {
 // Close waits for writes still going to slow locations (each bounded by
 // the timeout) and closes every location.
 func (s *Store) Close() error {
+	s.bgMu.Lock()
+	s.closed = true
+	s.bgMu.Unlock()
 	s.bg.Wait()
 	var errs []error
 	for _, st := range s.sites {

@@ -488,3 +488,97 @@ func TestPlacement(t *testing.T) {
 		}
 	}
 }
+
+// A location that blocks in a system call, deaf to contexts (a hard NFS
+// mount whose server is gone), holds up neither reads nor writes, and its
+// breaker opens.
+func TestStuckLocation(t *testing.T) {
+	r := newRig(t, rigOpts{n: 3, policy: Policy{Replicas: 3, WriteQuorum: 2}})
+	r.putBlocks(6, 12)
+	r.s.bg.Wait()
+	stuck := make(chan struct{})
+	r.locs[0].stuck = stuck
+	defer close(stuck)
+	r.s.sites[0].timeout = 200 * time.Millisecond
+	r.checkAll()
+	r.putBlocks(24, 13) // three batches: three failures in a row at least
+	r.s.bg.Wait()
+	if testCount(r, "get", "timeout")+testCount(r, "put", "timeout") == 0 {
+		t.Error("no timeout counted for the stuck location")
+	}
+	if counter(t, r.s.sites[0].m.up) != 0 {
+		t.Error("the stuck location's breaker did not open")
+	}
+}
+
+// After a change of locations (here: more locations than replicas, and
+// placement moved), a read still finds a copy in a location the block no
+// longer belongs in, and repair puts it where it belongs.
+func TestReadOutsidePlacement(t *testing.T) {
+	r := newRig(t, rigOpts{n: 4, policy: Policy{Replicas: 2}})
+	r.putBlocks(10, 14)
+	r.s.bg.Wait()
+	// Move every block's copies to the locations it does not belong in.
+	for _, id := range r.order {
+		placed := r.s.place(id)
+		data, err := os.ReadFile(r.objectPath(slices.Index(r.s.sites, placed[0]), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range r.s.sites {
+			if slices.Contains(placed, st) {
+				os.Remove(r.objectPath(i, id))
+			} else if err := r.locs[i].Put(t.Context(), id, bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.checkAll()
+	rep, err := r.s.Repair(t.Context())
+	if err != nil || rep.Written != 20 || rep.Lost != 0 {
+		t.Fatalf("repair: %+v, %v; want 20 copies written, none lost", rep, err)
+	}
+}
+
+// Writes after Close fail cleanly; nothing is written to closed locations.
+func TestPutAfterClose(t *testing.T) {
+	r := newRig(t, rigOpts{n: 2, policy: Policy{}})
+	if err := r.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := r.s.Put(t.Context(), blob.Sum([]byte("late")), bytes.NewReader([]byte("late")))
+	if !errors.Is(err, errClosed) {
+		t.Fatalf("Put after Close = %v, want errClosed", err)
+	}
+}
+
+// Bind marks fresh locations as the deployment's and refuses a location
+// of another deployment; the marker is not a block to anyone.
+func TestBind(t *testing.T) {
+	r := newRig(t, rigOpts{n: 3, policy: Policy{}, grace: time.Nanosecond})
+	if err := r.s.Bind(t.Context(), "aaaa"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.Bind(t.Context(), "aaaa"); err != nil {
+		t.Fatalf("Bind again: %v", err)
+	}
+	r.putBlocks(4, 15)
+	r.s.bg.Wait()
+	rep, err := r.s.Repair(t.Context())
+	if err != nil || rep.Orphans != 0 || rep.Blocks != 4 {
+		t.Fatalf("repair: %+v, %v; the marker must be neither a block nor unneeded", rep, err)
+	}
+	r.wantFull()
+	err = r.s.Bind(t.Context(), "bbbb")
+	if err == nil || !strings.Contains(err.Error(), "another Coffer deployment (aaaa, not bbbb)") {
+		t.Fatalf("Bind of another deployment = %v", err)
+	}
+	// A wiped location is marked again.
+	r.wipe(1)
+	if err := r.s.Bind(t.Context(), "aaaa"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(r.objectPath(1, markerID)); err != nil {
+		t.Fatalf("no marker in the wiped location: %v", err)
+	}
+}

@@ -88,19 +88,35 @@ func (s *Store) scrubSite(ctx context.Context, st *site, opts ScrubOptions) (Loc
 			s.log.Warn("scrub stopped early", "location", st.name, "prefix", p, "err", err)
 			return out, nil
 		}
-		state.ScrubNext = p + 1
-		if err := s.states.Save(ctx, st.name, state); err != nil {
-			return out, fmt.Errorf("save state of %s: %w", st.name, err)
+		if err := s.saveScrub(ctx, st, p+1, time.Time{}); err != nil {
+			return out, err
 		}
 	}
-	state.ScrubNext = 0
 	state.ScrubbedAt = time.Now()
-	if err := s.states.Save(ctx, st.name, state); err != nil {
-		return out, fmt.Errorf("save state of %s: %w", st.name, err)
+	if err := s.saveScrub(ctx, st, 0, state.ScrubbedAt); err != nil {
+		return out, err
 	}
 	s.m.scrubbedAt.WithLabelValues(st.name).Set(float64(state.ScrubbedAt.Unix()))
 	s.log.Info("scrub pass done", "location", st.name, "checked", out.Checked, "bytes", out.Bytes, "corrupt", out.Corrupt, "repaired", out.Repaired)
 	return out, nil
+}
+
+// saveScrub records scrub progress, and the end of a pass if at is set,
+// leaving the rest of the location's state as it is now: a repair pass
+// may have saved its own since the scrub began.
+func (s *Store) saveScrub(ctx context.Context, st *site, next int, at time.Time) error {
+	state, err := s.states.Load(ctx, st.name)
+	if err != nil {
+		return fmt.Errorf("load state of %s: %w", st.name, err)
+	}
+	state.ScrubNext = next
+	if !at.IsZero() {
+		state.ScrubbedAt = at
+	}
+	if err := s.states.Save(ctx, st.name, state); err != nil {
+		return fmt.Errorf("save state of %s: %w", st.name, err)
+	}
+	return nil
 }
 
 // scrubBurst is the most a rate-limited scrub reads at once: more than
@@ -142,8 +158,14 @@ func (s *Store) scrubPrefix(ctx context.Context, st *site, p byte, lim *rate.Lim
 		if errors.Is(err, blob.ErrNotFound) {
 			continue // deleted since the listing
 		}
-		if err != nil {
-			return err
+		if err != nil && !errors.Is(err, blob.ErrCorrupt) {
+			if st.down() || ctx.Err() != nil {
+				return err
+			}
+			// One unreadable object (a permission, a bad sector) must
+			// not stall the location's scrub for good: count it as bad
+			// and rewrite it from the sound copies.
+			s.log.Warn("scrub could not read a copy", "location", st.name, "block", id.String(), "err", err)
 		}
 		out.Checked++
 		out.Bytes += int64(len(data))
@@ -155,7 +177,9 @@ func (s *Store) scrubPrefix(ctx context.Context, st *site, p byte, lim *rate.Lim
 			}
 		}
 		var bad error
-		if s.erasure() {
+		if err != nil {
+			bad = err
+		} else if s.erasure() {
 			info, err := s.geo.openShard(id, data)
 			if err != nil {
 				bad = err

@@ -49,7 +49,7 @@ const (
 	minBackoff  = time.Second
 	maxBackoff  = time.Minute
 	maxBacklog  = 256 << 20 // bytes of unacknowledged writes per location
-	maxReadSize = 64 << 20  // an object larger than this is not a block or shard
+	maxReadSize = 16 << 20  // an object larger than this is not a block or shard
 )
 
 // allow reports whether calls may go to the location now. Once the
@@ -65,10 +65,10 @@ func (s *site) allow() bool {
 func (s *site) down() bool { return !s.allow() }
 
 // record feeds a call's outcome to the breaker. Answers that mean the
-// location works (a block it does not have) and calls given up by their
-// caller do not count against it.
+// location works (a block it does not have, or an object too large to be
+// one) and calls given up by their caller do not count against it.
 func (s *site) record(parent context.Context, err error) {
-	if err != nil && (errors.Is(err, blob.ErrNotFound) || parent.Err() != nil) {
+	if err != nil && (errors.Is(err, blob.ErrNotFound) || errors.Is(err, errTooBig) || parent.Err() != nil) {
 		return
 	}
 	s.mu.Lock()
@@ -91,75 +91,98 @@ func (s *site) record(parent context.Context, err error) {
 // call runs fn against the location with the timeout and the breaker, and
 // counts it.
 func (s *site) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
-	return s.callWithin(ctx, op, s.timeout, fn)
+	_, err := callWithin(ctx, s, op, s.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fn(ctx)
+	})
+	return err
 }
 
-func (s *site) callWithin(ctx context.Context, op string, timeout time.Duration, fn func(ctx context.Context) error) error {
+// callWithin runs fn in a goroutine of its own and waits for it at most
+// timeout: a location that blocks in a system call (a hard NFS mount whose
+// server is gone) ignores contexts, and must still not hold up the caller,
+// nor keep its breaker from opening. fn's result comes back through a
+// channel, so a call given up on can finish later without racing anyone.
+func callWithin[T any](ctx context.Context, s *site, op string, timeout time.Duration, fn func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
 	if !s.allow() {
 		s.m.ops.WithLabelValues(op, "down").Inc()
-		return fmt.Errorf("%s: %w", s.name, errDown)
+		return zero, fmt.Errorf("%s: %w", s.name, errDown)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	err := fn(cctx)
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := fn(cctx)
+		ch <- result{v, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-cctx.Done():
+		r.err = cctx.Err()
+	}
 	s.m.seconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	s.record(ctx, err)
+	s.record(ctx, r.err)
 	switch {
-	case err == nil:
+	case r.err == nil:
 		s.m.ops.WithLabelValues(op, "ok").Inc()
-		return nil
-	case errors.Is(err, blob.ErrNotFound):
+		return r.v, nil
+	case errors.Is(r.err, blob.ErrNotFound):
 		s.m.ops.WithLabelValues(op, "not_found").Inc()
 	case cctx.Err() != nil && ctx.Err() == nil:
 		s.m.ops.WithLabelValues(op, "timeout").Inc()
-		err = fmt.Errorf("%w (no answer within %s)", err, timeout)
+		r.err = fmt.Errorf("%w (no answer within %s)", r.err, timeout)
 	default:
 		s.m.ops.WithLabelValues(op, "error").Inc()
 	}
-	return fmt.Errorf("%s: %w", s.name, err)
+	return zero, fmt.Errorf("%s: %w", s.name, r.err)
 }
+
+// errTooBig marks an object larger than any block or shard: rot or a
+// hostile location, not a failure of the location.
+var errTooBig = fmt.Errorf("larger than any block: %w", blob.ErrCorrupt)
 
 // read returns the whole object stored under id.
 func (s *site) read(ctx context.Context, id blob.ID) ([]byte, error) {
-	var data []byte
-	err := s.call(ctx, "get", func(ctx context.Context) error {
+	data, err := callWithin(ctx, s, "get", s.timeout, func(ctx context.Context) ([]byte, error) {
 		rc, err := s.loc.Get(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rc.Close()
 		var buf bytes.Buffer
 		n, err := buf.ReadFrom(io.LimitReader(rc, maxReadSize+1))
 		if err != nil {
-			return fmt.Errorf("read block %s: %w", id, err)
+			return nil, fmt.Errorf("read block %s: %w", id, err)
 		}
 		if n > maxReadSize {
-			return fmt.Errorf("read block %s: more than %d bytes stored", id, maxReadSize)
+			return nil, fmt.Errorf("block %s: %w", id, errTooBig)
 		}
-		data = buf.Bytes()
-		return nil
+		return buf.Bytes(), nil
 	})
 	return data, err
 }
 
 // readHead returns up to n bytes from the start of the object under id.
 func (s *site) readHead(ctx context.Context, id blob.ID, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	var got int
-	err := s.call(ctx, "get", func(ctx context.Context) error {
+	return callWithin(ctx, s, "get", s.timeout, func(ctx context.Context) ([]byte, error) {
 		rc, err := s.loc.Get(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rc.Close()
-		got, err = io.ReadFull(rc, buf)
+		buf := make([]byte, n)
+		got, err := io.ReadFull(rc, buf)
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			err = nil
 		}
-		return err
+		return buf[:got], err
 	})
-	return buf[:got], err
 }
 
 func (s *site) putBatch(ctx context.Context, objs []blob.Block) error {
@@ -172,13 +195,9 @@ func (s *site) putBatch(ctx context.Context, objs []blob.Block) error {
 }
 
 func (s *site) stat(ctx context.Context, id blob.ID) (int64, error) {
-	var size int64
-	err := s.call(ctx, "stat", func(ctx context.Context) error {
-		var err error
-		size, err = s.loc.Stat(ctx, id)
-		return err
+	return callWithin(ctx, s, "stat", s.timeout, func(ctx context.Context) (int64, error) {
+		return s.loc.Stat(ctx, id)
 	})
-	return size, err
 }
 
 func (s *site) delete(ctx context.Context, id blob.ID) error {
@@ -187,15 +206,21 @@ func (s *site) delete(ctx context.Context, id blob.ID) error {
 	})
 }
 
+// markerID names the object that ties a location to its deployment (see
+// Store.Bind). No block has it: that would take a SHA-256 preimage of zero.
+var markerID blob.ID
+
 // scan lists the objects under prefix, about 1/256 of the location: many
 // pages of a bucket listing, so it gets ten times a call's timeout.
 func (s *site) scan(ctx context.Context, prefix byte) (map[blob.ID]blob.Info, error) {
-	objs := make(map[blob.ID]blob.Info)
-	err := s.callWithin(ctx, "list", 10*s.timeout, func(ctx context.Context) error {
-		return s.loc.Scan(ctx, prefix, func(info blob.Info) error {
-			objs[info.ID] = info
+	return callWithin(ctx, s, "list", 10*s.timeout, func(ctx context.Context) (map[blob.ID]blob.Info, error) {
+		objs := make(map[blob.ID]blob.Info)
+		err := s.loc.Scan(ctx, prefix, func(info blob.Info) error {
+			if info.ID != markerID {
+				objs[info.ID] = info
+			}
 			return nil
 		})
+		return objs, err
 	})
-	return objs, err
 }
