@@ -960,7 +960,7 @@ func TestStorageBucketDownDuringUploads(t *testing.T) {
 	s.assertFull(t, s.status(t), blocks, false)
 	s.verifyCopies(t, int(blocks))
 
-	srv = s.restart(t, srv)
+	s.restart(t, srv)
 	getTree(t, env, "/before", files)
 	getTree(t, env, "/during", files2)
 	for _, name := range during {
@@ -1150,7 +1150,7 @@ func TestStorageKillServer(t *testing.T) {
 	waitLog(t, srv, `msg="block repaired"`)
 	srv.kill(t)
 
-	srv = s.restart(t, srv)
+	s.restart(t, srv)
 	st := s.status(t)
 	s.repair(t)
 	// Blocks stored by the killed upload but not recorded are unneeded
