@@ -178,7 +178,10 @@ func (c *census) prefix(ctx context.Context, p byte) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, st := range s.sites {
-		if c.down[st] {
+		mu.Lock()
+		skip := c.down[st]
+		mu.Unlock()
+		if skip {
 			continue // failed earlier in this pass: not tried again until the next
 		}
 		wg.Go(func() {
