@@ -189,6 +189,47 @@ func VerifyReader(ctx context.Context, id ID, rc io.ReadCloser) io.ReadCloser {
 	return &verifier{ctx: ctx, id: id, rc: rc, h: sha256.New()}
 }
 
+// RawReader wraps rc, the stored bytes of block id, as VerifyReader does
+// but without checking them: for a store opened unchecked, whose caller
+// checks what it reads. Errors but io.EOF are wrapped with the block's ID,
+// and once ctx is done further reads fail.
+func RawReader(ctx context.Context, id ID, rc io.ReadCloser) io.ReadCloser {
+	return &rawReader{ctx: ctx, id: id, rc: rc}
+}
+
+type rawReader struct {
+	ctx context.Context
+	id  ID
+	rc  io.ReadCloser
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("read block %x: %w", r.id[:8], err)
+	}
+	n, err := r.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("read block %x: %w", r.id[:8], err)
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy move the block in large reads, as VerifyReader's
+// does. It does not use the underlying reader's own WriteTo (sendfile,
+// splice), which would not check the context between reads.
+func (r *rawReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, readBufSize)
+	// The struct hides r's WriteTo, which CopyBuffer would call again.
+	return io.CopyBuffer(w, struct{ io.Reader }{r}, buf)
+}
+
+func (r *rawReader) Close() error {
+	if err := r.rc.Close(); err != nil {
+		return fmt.Errorf("close block %x: %w", r.id[:8], err)
+	}
+	return nil
+}
+
 type verifier struct {
 	ctx context.Context
 	id  ID

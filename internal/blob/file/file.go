@@ -149,10 +149,6 @@ const (
 	// fanout is the number of leaf folders: two levels of 256.
 	fanout = 1 << 16
 
-	// rawBufSize is the buffer an unchecked store's Get copies through
-	// in WriteTo, as large as blob.VerifyReader's.
-	rawBufSize = 256 << 10
-
 	// minGroup is the fewest distinct blocks for which PutBatch flushes
 	// the whole filesystem (twice) instead of fsyncing each file and
 	// folder. On a quiet filesystem the two flushes already win at four
@@ -968,45 +964,9 @@ func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("get block %x: %w", id[:8], notFound(err))
 	}
 	if s.unchecked {
-		return &rawReader{ctx: ctx, id: id, f: f}, nil
+		return blob.RawReader(ctx, id, f), nil
 	}
 	return blob.VerifyReader(ctx, id, f), nil
-}
-
-// rawReader is what Get returns in an unchecked store: the block's file,
-// with the context checked before every read and errors naming the block,
-// as blob.VerifyReader would, but without the hash.
-type rawReader struct {
-	ctx context.Context
-	id  blob.ID
-	f   *os.File
-}
-
-func (r *rawReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("read block %x: %w", r.id[:8], err)
-	}
-	n, err := r.f.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("read block %x: %w", r.id[:8], err)
-	}
-	return n, err
-}
-
-// WriteTo lets io.Copy move the block in large reads, as VerifyReader's
-// does. It does not use the file's own WriteTo (sendfile, splice), which
-// would not check the context between reads.
-func (r *rawReader) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, rawBufSize)
-	// The struct hides r's WriteTo, which CopyBuffer would call again.
-	return io.CopyBuffer(w, struct{ io.Reader }{r}, buf)
-}
-
-func (r *rawReader) Close() error {
-	if err := r.f.Close(); err != nil {
-		return fmt.Errorf("close block %x: %w", r.id[:8], err)
-	}
-	return nil
 }
 
 // Stat implements blob.Store.

@@ -86,10 +86,6 @@ const (
 	// which the caller (say, a store replicating over several locations)
 	// is better placed to handle than to wait out.
 	maxRetries = 3
-
-	// rawBufSize is the buffer an unchecked store's Get copies through
-	// in WriteTo, as large as blob.VerifyReader's.
-	rawBufSize = 256 << 10
 )
 
 // Options change how Open sets up a store.
@@ -529,44 +525,9 @@ func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
 		return nil, s.blockErr("get", id, err)
 	}
 	if s.unchecked {
-		return &rawReader{ctx: ctx, id: id, rc: body}, nil
+		return blob.RawReader(ctx, id, body), nil
 	}
 	return blob.VerifyReader(ctx, id, body), nil
-}
-
-// rawReader is what Get returns in an unchecked store: the response body,
-// with the context checked before every read and errors naming the block,
-// as blob.VerifyReader would, but without the hash.
-type rawReader struct {
-	ctx context.Context
-	id  blob.ID
-	rc  io.ReadCloser
-}
-
-func (r *rawReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("read block %x: %w", r.id[:8], err)
-	}
-	n, err := r.rc.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("read block %x: %w", r.id[:8], err)
-	}
-	return n, err
-}
-
-// WriteTo lets io.Copy move the block in large reads, as VerifyReader's
-// does.
-func (r *rawReader) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, rawBufSize)
-	// The struct hides r's WriteTo, which CopyBuffer would call again.
-	return io.CopyBuffer(w, struct{ io.Reader }{r}, buf)
-}
-
-func (r *rawReader) Close() error {
-	if err := r.rc.Close(); err != nil {
-		return fmt.Errorf("close block %x: %w", r.id[:8], err)
-	}
-	return nil
 }
 
 // Stat implements blob.Store, with a HEAD request.
