@@ -1,8 +1,9 @@
 // Command coffer-bench is the end-to-end benchmark of the drive: it runs
 // the real `coffer` binary, server and client, on loopback and compares
-// what it measures with the targets of design.md section 5.
+// what it measures with the targets of design.md section 5, and compares
+// storage layouts (several block locations) with one location.
 //
-//	go run ./cmd/coffer-bench [-size 1GiB] [-files 10000] [-bin path] [-dir path] [-timeout 30m] [-warm=true] [-keep]
+//	go run ./cmd/coffer-bench [-size 1GiB] [-files 10000] [-layouts 1,3x,4+2|none] [-layout-size 512MiB] [-rounds 3] [-drive=true] [-bin path] [-dir path] [-timeout 30m] [-warm=true] [-keep]
 //
 // In one run it:
 //
@@ -15,18 +16,30 @@
 //     it in 4 MiB chunks, 4 in flight, then fetches them back the same way
 //     (see rawpipe.go);
 //  4. starts `coffer serve` on 127.0.0.1 with a free port and a fresh data
-//     folder, waits for /healthz, and signs a user up through the CLI with
-//     COFFER_* variables;
+//     folder, waits for /healthz, signs a user up through the CLI with
+//     COFFER_* variables, and waits for the server's first repair pass
+//     (see waitFirstRepair); every server runs without scrubbing and with
+//     a 24 h repair interval (quietFlags);
 //  5. times each of `coffer put` and `coffer get` of the big file and of
 //     the folder, and `coffer ls` of the folder twice, as the wall time of
 //     the real CLI process, and records the peak RSS and the CPU time of
 //     that process and of the server during it. Downloads are compared
-//     with the originals.
+//     with the originals;
+//  6. compares the storage layouts of -layouts (see layouts.go): for each,
+//     a fresh server whose block folders are all in the run folder, and
+//     the put and get of one file of -layout-size bytes, measured as in
+//     step 5. The layouts take turns, -rounds times; the median round of
+//     each is compared with the first layout's, and a layout that loses
+//     more than 35% of its throughput either way is a MISS.
 //
-// It then prints a table of figures, targets, ratios to the raw pipe and
-// PASS or MISS. A MISS is a finding, not a failure: the exit status is 0.
-// It is 1 when something went wrong (a command failed, the bytes that came
-// back differ, the time limit passed) and 2 on a usage error.
+// Steps 2 to 5 are the drive benchmark, which -drive=false leaves out;
+// -layouts none leaves out step 6.
+//
+// It prints tables of figures, targets, ratios to the raw pipe and to the
+// first layout, and PASS or MISS. A MISS is a finding, not a failure: the
+// exit status is 0. It is 1 when something went wrong (a command failed,
+// the bytes that came back differ, the time limit passed) and 2 on a usage
+// error.
 //
 // Everything lives under -dir, which defaults to DIR/../coffer-bench where
 // DIR is the module's root, so that the data is on the same disk as the
@@ -76,6 +89,12 @@ type config struct {
 	timeout time.Duration // bound on the whole run
 	keep    bool          // keep the run folder
 	warm    bool          // touch fresh page cache before each big transfer
+	drive   bool          // run the drive benchmark (raw pipe, big and small files, listings)
+	// layouts are the storage layouts to compare (none: no comparison),
+	// each with a file of layoutSize bytes, rounds times over.
+	layouts    []layout
+	layoutSize int64
+	rounds     int
 }
 
 func main() {
@@ -109,9 +128,13 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.dir, "dir", "", "work folder, on the disk to measure (default: coffer-bench next to the module root)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the run folder (server data, downloads) for inspection")
-	fs.BoolVar(&cfg.warm, "warm", true, "before each big transfer, write and delete a file of -size bytes so the page cache it needs is backed by the hypervisor (see warmUp)")
+	fs.BoolVar(&cfg.warm, "warm", true, "before each big transfer, write and delete a file of its size so the page cache it needs is backed by the hypervisor (see warmUp)")
+	fs.BoolVar(&cfg.drive, "drive", true, "run the drive benchmark: raw pipe, big file, small files, listings (-drive=false: only the layout comparison)")
+	layouts := fs.String("layouts", "1,3x,4+2", "storage layouts to compare, the first the baseline: 1 (DATA/blocks), Nx (N folders, N replicas), K+M (K+M folders, erasure coding); none: no comparison")
+	layoutSize := fs.String("layout-size", "512MiB", "size of the file each layout uploads and downloads")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds of the layout comparison, layouts taking turns; the median is reported")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: coffer-bench [-size 1GiB] [-files 10000] [-bin path] [-dir path] [-timeout 30m] [-warm=true] [-keep]")
+		fmt.Fprintln(fs.Output(), "usage: coffer-bench [-size 1GiB] [-files 10000] [-layouts 1,3x,4+2|none] [-layout-size 512MiB] [-rounds 3] [-drive=true] [-bin path] [-dir path] [-timeout 30m] [-warm=true] [-keep]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -121,11 +144,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if cfg.size, err = parseSize(*size); err != nil {
-		return cfg, fmt.Errorf("-size: %w", err)
-	}
-	if cfg.size < 1 || cfg.size > 1<<40 {
-		return cfg, fmt.Errorf("-size must be between 1 B and 1 TiB")
+	if cfg.size, err = sizeFlag("size", *size); err != nil {
+		return cfg, err
 	}
 	if cfg.files < 1 || cfg.files > 1_000_000 {
 		return cfg, fmt.Errorf("-files must be between 1 and 1000000")
@@ -133,7 +153,31 @@ func parseFlags(args []string) (config, error) {
 	if cfg.timeout <= 0 {
 		return cfg, fmt.Errorf("-timeout must be positive")
 	}
+	if cfg.layouts, err = parseLayouts(*layouts); err != nil {
+		return cfg, fmt.Errorf("-layouts: %w", err)
+	}
+	if cfg.layoutSize, err = sizeFlag("layout-size", *layoutSize); err != nil {
+		return cfg, err
+	}
+	if cfg.rounds < 1 || cfg.rounds > 100 {
+		return cfg, fmt.Errorf("-rounds must be between 1 and 100")
+	}
+	if !cfg.drive && len(cfg.layouts) == 0 {
+		return cfg, fmt.Errorf("-drive=false and -layouts none leave nothing to measure")
+	}
 	return cfg, nil
+}
+
+// sizeFlag reads the size flag -name: 1 B to 1 TiB.
+func sizeFlag(name, s string) (int64, error) {
+	n, err := parseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("-%s: %w", name, err)
+	}
+	if n < 1 || n > 1<<40 {
+		return 0, fmt.Errorf("-%s must be between 1 B and 1 TiB", name)
+	}
+	return n, nil
 }
 
 // parseSize reads a byte count such as 1GiB, 512MiB, 100MB or 4096.
@@ -170,6 +214,8 @@ type phase struct {
 	// process used: their sum against 2 × wall tells whether the phase
 	// was CPU-bound on this 2-core machine.
 	clientCPU, serverCPU time.Duration
+	// clientSys and serverSys are the system (kernel) part of them.
+	clientSys, serverSys time.Duration
 	stdout               []byte
 }
 
@@ -218,6 +264,31 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
+	if cfg.drive {
+		if err := runDrive(ctx, cfg, bin, dir, runDir); err != nil {
+			return err
+		}
+	}
+	if len(cfg.layouts) > 0 {
+		return runLayouts(ctx, cfg, bin, dir, runDir)
+	}
+	return nil
+}
+
+// warmer returns what to do before a timed transfer that fills n bytes
+// of page cache: warm that much up, unless -warm=false.
+func warmer(cfg config, runDir string) func(n int64) error {
+	return func(n int64) error {
+		if !cfg.warm || n <= 0 {
+			return nil
+		}
+		return warmUp(runDir, n)
+	}
+}
+
+// runDrive is the drive benchmark: the raw pipe, then the big file, the
+// small files and the listings through a server with one location.
+func runDrive(ctx context.Context, cfg config, bin, dir, runDir string) error {
 	fmt.Printf("preparing inputs in %s\n", dir)
 	big, bigSum, err := bigFile(dir, cfg.size)
 	if err != nil {
@@ -227,20 +298,14 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	syscall.Sync()
-	before, err := cpuNow()
+	before, err := startClock()
 	if err != nil {
 		return err
 	}
 
 	fmt.Println("raw pipe")
-	prepare := func() error {
-		if !cfg.warm {
-			return nil
-		}
-		return warmUp(runDir, cfg.size)
-	}
-	raw, err := rawPipe(ctx, big, cfg.size, bigSum, filepath.Join(runDir, "raw"), prepare)
+	warm := warmer(cfg, runDir)
+	raw, err := rawPipe(ctx, big, cfg.size, bigSum, filepath.Join(runDir, "raw"), func() error { return warm(cfg.size) })
 	if err != nil {
 		return fmt.Errorf("raw pipe: %w", err)
 	}
@@ -249,67 +314,32 @@ func run(ctx context.Context, cfg config) error {
 	}
 	syscall.Sync()
 
-	srv, err := startServer(ctx, bin, filepath.Join(runDir, "server"))
+	s, err := newSession(ctx, bin, filepath.Join(runDir, "server"), filepath.Join(runDir, "config"), "", warm)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	env := cofferEnv(srv.url, filepath.Join(runDir, "config"))
-
-	var phases []phase
-	// step runs one phase, after warming the page cache up for a big
-	// transfer, and syncs the disks after it.
-	step := func(name string, big bool, args ...string) (phase, error) {
-		fmt.Printf("%s\n", name)
-		if big {
-			if err := prepare(); err != nil {
-				return phase{}, err
-			}
-		}
-		p, err := runPhase(ctx, srv, bin, env, name, args...)
-		if err != nil {
-			return p, err
-		}
-		phases = append(phases, p)
-		syscall.Sync()
-		return p, nil
-	}
-	if _, err := step("signup", false, "signup", "--device", "bench"); err != nil {
-		return err
-	}
-	putBig, err := step("put big", true, "put", "-q", big, "/big.bin")
+	defer s.srv.stop()
+	putBig, getBig, err := s.bigRoundTrip(ctx, big, bigSum, filepath.Join(runDir, "big.out"), cfg.size, cfg.size)
 	if err != nil {
 		return err
 	}
-	bigOut := filepath.Join(runDir, "big.out")
-	getBig, err := step("get big", true, "get", "-q", "/big.bin", bigOut)
-	if err != nil {
-		return err
-	}
-	if err := checkSum(bigOut, bigSum); err != nil {
-		return err
-	}
-	if err := os.Remove(bigOut); err != nil {
-		return err
-	}
-	syscall.Sync()
-	putSmall, err := step("put small", false, "put", "-q", small, "/small")
+	putSmall, err := s.step(ctx, "put small", 0, "put", "-q", small, "/small")
 	if err != nil {
 		return err
 	}
 	smallOut := filepath.Join(runDir, "small.out")
-	getSmall, err := step("get small", false, "get", "-q", "/small", smallOut)
+	getSmall, err := s.step(ctx, "get small", 0, "get", "-q", "/small", smallOut)
 	if err != nil {
 		return err
 	}
 	if err := sameFolder(small, smallOut, cfg.files); err != nil {
 		return err
 	}
-	ls1, err := step("ls small", false, "ls", "/small")
+	ls1, err := s.step(ctx, "ls small", 0, "ls", "/small")
 	if err != nil {
 		return err
 	}
-	ls2, err := step("ls small again", false, "ls", "/small")
+	ls2, err := s.step(ctx, "ls small again", 0, "ls", "/small")
 	if err != nil {
 		return err
 	}
@@ -318,7 +348,7 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("%s: listed %d entries, want %d", p.name, n, cfg.files)
 		}
 	}
-	if err := srv.stop(); err != nil {
+	if err := s.srv.stop(); err != nil {
 		return err
 	}
 	after, err := cpuNow()
@@ -327,11 +357,87 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	r := results{
-		cfg: cfg, raw: raw, phases: phases, hwmReset: srv.hwmReset, before: before, after: after,
+		cfg: cfg, raw: raw, phases: s.phases, hwmReset: s.srv.hwmReset, before: before, after: after,
 		putBig: putBig, getBig: getBig, putSmall: putSmall, getSmall: getSmall, ls1: ls1, ls2: ls2,
 	}
 	r.print(os.Stdout, bin, dir)
 	return nil
+}
+
+// startClock syncs the disks, so that the measurements do not pay for
+// writing the inputs back, and reads the CPU counters they start from.
+func startClock() (cpuStat, error) {
+	syscall.Sync()
+	return cpuNow()
+}
+
+// session is a running server with the benchmark's user signed up on it,
+// and the phases measured against it.
+type session struct {
+	srv    *server
+	bin    string
+	env    []string
+	label  string              // printed before each phase's name
+	warm   func(n int64) error // before a big transfer: warm n bytes of page cache up
+	phases []phase
+}
+
+// newSession starts `coffer serve` on the fresh folder data with the
+// given extra flags, signs the user up with its CLI configuration in
+// configDir, and waits for the server's first repair pass, so that the
+// pass falls in no timed phase.
+func newSession(ctx context.Context, bin, data, configDir, label string, warm func(int64) error, flags ...string) (*session, error) {
+	srv, err := startServer(ctx, bin, data, flags...)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{srv: srv, bin: bin, env: cofferEnv(srv.url, configDir), label: label, warm: warm}
+	if _, err := s.step(ctx, "signup", 0, "signup", "--device", "bench"); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	if err := srv.waitFirstRepair(ctx); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// step runs one phase, after warming warm bytes of page cache up for a
+// big transfer, and syncs the disks after it.
+func (s *session) step(ctx context.Context, name string, warm int64, args ...string) (phase, error) {
+	fmt.Printf("%s%s\n", s.label, name)
+	if err := s.warm(warm); err != nil {
+		return phase{}, err
+	}
+	p, err := runPhase(ctx, s.srv, s.bin, s.env, name, args...)
+	if err != nil {
+		return p, err
+	}
+	s.phases = append(s.phases, p)
+	syscall.Sync()
+	return p, nil
+}
+
+// bigRoundTrip times `coffer put` of the file big as /big.bin and
+// `coffer get` of it into out, checks that out has SHA-256 sum, and
+// deletes it. Before each it warms up the page cache the transfer fills:
+// putWarm bytes (what the server stores) and getWarm (the download).
+func (s *session) bigRoundTrip(ctx context.Context, big string, sum [32]byte, out string, putWarm, getWarm int64) (put, get phase, err error) {
+	if put, err = s.step(ctx, "put big", putWarm, "put", "-q", big, "/big.bin"); err != nil {
+		return put, get, err
+	}
+	if get, err = s.step(ctx, "get big", getWarm, "get", "-q", "/big.bin", out); err != nil {
+		return put, get, err
+	}
+	if err := checkSum(out, sum); err != nil {
+		return put, get, err
+	}
+	if err := os.Remove(out); err != nil {
+		return put, get, err
+	}
+	syscall.Sync()
+	return put, get, nil
 }
 
 // moduleRoot finds the Coffer module's root from the working directory up.
@@ -358,7 +464,9 @@ const tmpfsMagic = 0x01021994
 
 // checkDisk refuses a tmpfs and a disk without room for the run: the big
 // file and its copies on the server, in the raw pipe and downloaded (one at
-// a time, but the inputs stay), plus the small files three times over.
+// a time, but the inputs stay), plus the small files three times over;
+// and for the layouts, their file, its download and warm-up, and what
+// the largest layout stores (every layout's, every round, with -keep).
 func checkDisk(dir string, cfg config) error {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
@@ -367,7 +475,21 @@ func checkDisk(dir string, cfg config) error {
 	if st.Type == tmpfsMagic {
 		return fmt.Errorf("%s is on a tmpfs, where fsync costs nothing; give -dir on a real disk", dir)
 	}
-	need := 4*cfg.size + int64(cfg.files)*3*16<<10 + 256<<20
+	need := int64(256 << 20)
+	if cfg.drive {
+		need += 4*cfg.size + int64(cfg.files)*3*16<<10
+	}
+	if len(cfg.layouts) > 0 {
+		var stored float64
+		for _, l := range cfg.layouts {
+			if cfg.keep {
+				stored += float64(cfg.rounds) * l.stored()
+			} else {
+				stored = max(stored, l.stored())
+			}
+		}
+		need += 3*cfg.layoutSize + int64(stored*float64(cfg.layoutSize))
+	}
 	if free := int64(st.Bavail) * st.Bsize; free < need {
 		return fmt.Errorf("%s has %d MiB free; the run needs about %d MiB", dir, free>>20, need>>20)
 	}
@@ -519,18 +641,41 @@ type server struct {
 	// that each phase's peak is its own.
 	hwmReset bool
 	stopped  bool
+	started  time.Time
+	// background is whether the server repairs and scrubs in the
+	// background (hasBackgroundWork).
+	background bool
+}
+
+// quietFlags keep the server's background work out of the measurements:
+// no scrub (a fresh server would start one at once) and no repair pass
+// but the first (see waitFirstRepair).
+var quietFlags = []string{"--repair-interval", "24h", "--scrub-interval", "0"}
+
+// hasBackgroundWork reports whether the coffer binary's server repairs and
+// scrubs in the background; builds older than several block locations
+// do neither and refuse quietFlags.
+func hasBackgroundWork(bin string) bool {
+	out, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	return bytes.Contains(out, []byte("--scrub-interval"))
 }
 
 // startServer starts `coffer serve` on a free loopback port with a fresh
-// data folder and waits for /healthz.
-func startServer(ctx context.Context, bin, data string) (*server, error) {
+// data folder, quietFlags (if it takes them) and the given extra flags,
+// and waits for /healthz.
+func startServer(ctx context.Context, bin, data string, flags ...string) (*server, error) {
 	logName := data + ".log"
 	logf, err := os.Create(logName)
 	if err != nil {
 		return nil, fmt.Errorf("create server log: %w", err)
 	}
 	// Not CommandContext: the server is stopped by stop, gracefully.
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	args := []string{"serve", "--data", data, "--listen", "127.0.0.1:0"}
+	background := hasBackgroundWork(bin)
+	if background {
+		args = append(args, quietFlags...)
+	}
+	cmd := exec.Command(bin, append(args, flags...)...)
 	cmd.Stderr = logf
 	cmd.Env = cofferEnv("", "")
 	stdout, err := cmd.StdoutPipe()
@@ -542,7 +687,7 @@ func startServer(ctx context.Context, bin, data string) (*server, error) {
 		logf.Close()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	s := &server{cmd: cmd, log: logf, done: make(chan error, 1)}
+	s := &server{cmd: cmd, log: logf, done: make(chan error, 1), started: time.Now(), background: background}
 	urlc := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
@@ -587,6 +732,62 @@ func startServer(ctx context.Context, bin, data string) (*server, error) {
 	return s, nil
 }
 
+// firstRepairWait bounds the wait for the server's first repair pass.
+const firstRepairWait = 30 * time.Second
+
+// waitFirstRepair waits until the server's log says that its first repair
+// pass is done. `coffer serve` runs one 10 s after it starts, whatever
+// --repair-interval says; on a store this small it takes milliseconds,
+// but waiting for it keeps it out of every timed phase. If the log says
+// nothing within firstRepairWait of the start, it notes so and returns.
+func (s *server) waitFirstRepair(ctx context.Context) error {
+	if !s.background {
+		return nil
+	}
+	for {
+		b, err := os.ReadFile(s.log.Name())
+		if err == nil && bytes.Contains(b, []byte("repair pass done")) {
+			return nil
+		}
+		if time.Since(s.started) > firstRepairWait {
+			fmt.Printf("note: %s says no \"repair pass done\" within %s of the start; measuring anyway\n", s.log.Name(), firstRepairWait)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// policyRE finds the storage policy in the server's start-up log line.
+var policyRE = regexp.MustCompile(`policy="([^"]*)"`)
+
+// warnings returns the lines of the server's log at level WARN or ERROR.
+func (s *server) warnings() []string {
+	b, _ := os.ReadFile(s.log.Name())
+	var out []string
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, " level=WARN ") || strings.Contains(line, " level=ERROR ") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+// policy returns the storage policy the server's log announced, or "".
+func (s *server) policy() string {
+	b, err := os.ReadFile(s.log.Name())
+	if err != nil {
+		return ""
+	}
+	if m := policyRE.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
 // peakKiB reads the server's peak RSS (VmHWM) in KiB.
 func (s *server) peakKiB() (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
@@ -605,11 +806,12 @@ func (s *server) peakKiB() (int64, error) {
 	return 0, errors.New("server status has no VmHWM")
 }
 
-// cpu reads the CPU time (user and system) the server has used so far.
-func (s *server) cpu() (time.Duration, error) {
+// cpu reads the CPU time the server has used so far: user and system
+// time together, and system time alone.
+func (s *server) cpu() (total, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
-		return 0, fmt.Errorf("read server CPU time: %w", err)
+		return 0, 0, fmt.Errorf("read server CPU time: %w", err)
 	}
 	// The command name, in parentheses, may hold spaces; the fields
 	// after it are numbered from 3 (state), so utime and stime, fields
@@ -617,17 +819,16 @@ func (s *server) cpu() (time.Duration, error) {
 	_, rest, ok := strings.Cut(string(b), ") ")
 	f := strings.Fields(rest)
 	if !ok || len(f) < 13 {
-		return 0, errors.New("server CPU time: unexpected /proc/PID/stat")
+		return 0, 0, errors.New("server CPU time: unexpected /proc/PID/stat")
 	}
-	var total time.Duration
-	for _, v := range f[11:13] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("server CPU time: %w", err)
+	var ticks [2]int64 // utime, stime
+	for i, v := range f[11:13] {
+		if ticks[i], err = strconv.ParseInt(v, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("server CPU time: %w", err)
 		}
-		total += time.Duration(n) * clockTick
 	}
-	return total, nil
+	sys = time.Duration(ticks[1]) * clockTick
+	return time.Duration(ticks[0])*clockTick + sys, sys, nil
 }
 
 // resetPeak sets the server's VmHWM back to its current RSS (Linux
@@ -693,7 +894,7 @@ func runPhase(ctx context.Context, srv *server, bin string, env []string, name s
 			return p, fmt.Errorf("%s: reset server peak RSS: %w", name, err)
 		}
 	}
-	srvCPU, err := srv.cpu()
+	srvCPU, srvSys, err := srv.cpu()
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", name, err)
 	}
@@ -715,16 +916,17 @@ func runPhase(ctx context.Context, srv *server, bin string, env []string, name s
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		p.clientKiB = ru.Maxrss // KiB on Linux
 	}
-	p.clientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	p.clientSys = cmd.ProcessState.SystemTime()
+	p.clientCPU = cmd.ProcessState.UserTime() + p.clientSys
 	p.stdout = stdout.Bytes()
 	if p.serverKiB, err = srv.peakKiB(); err != nil {
 		return p, fmt.Errorf("%s: %w", name, err)
 	}
-	after, err := srv.cpu()
+	after, afterSys, err := srv.cpu()
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", name, err)
 	}
-	p.serverCPU = after - srvCPU
+	p.serverCPU, p.serverSys = after-srvCPU, afterSys-srvSys
 	return p, nil
 }
 
@@ -830,7 +1032,7 @@ func (r results) print(w io.Writer, bin, dir string) {
 	for _, p := range r.phases {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", p.name, fmtDur(p.wall), fmtDur(p.clientCPU), fmtDur(p.serverCPU), fmtKiB(p.clientKiB), fmtKiB(p.serverKiB))
 	}
-	r.printNoise(w)
+	printNoise(w, r.before, r.after)
 	fmt.Fprintf(w, "\nMB = 10^6 bytes. Times are wall times of whole CLI processes (start, session load, work, exit). coffer binary: %s\n", bin)
 }
 
@@ -905,15 +1107,22 @@ func cpuNow() (cpuStat, error) {
 
 // printNoise says how much CPU the rest of the machine used during the
 // measurements, since anyone else's work skews every figure.
-func (r results) printNoise(w io.Writer) {
-	wall := r.after.at.Sub(r.before.at)
-	others := max(0, (r.after.busy-r.before.busy)-(r.after.ours-r.before.ours))
-	share := others.Seconds() / (wall.Seconds() * float64(runtime.NumCPU())) * 100
+func printNoise(w io.Writer, before, after cpuStat) {
+	wall := after.at.Sub(before.at)
+	others, share := otherLoad(before, after)
 	fmt.Fprintf(w, "\nOther load: %.1f CPU-s used outside this benchmark's processes in %.0f s (%.0f%% of the machine; includes the kernel's own threads, such as write-back); load average %s before, %s after.\n",
-		others.Seconds(), wall.Seconds(), share, r.before.load, r.after.load)
+		others.Seconds(), wall.Seconds(), share, before.load, after.load)
 	if share > 10 {
 		fmt.Fprintln(w, "WARNING: the machine was busy with other work; the figures above understate what Coffer can do. Run again when it is idle.")
 	}
+}
+
+// otherLoad returns the CPU time used outside this process tree between
+// two readings, and the percentage of the machine it was.
+func otherLoad(before, after cpuStat) (time.Duration, float64) {
+	wall := after.at.Sub(before.at)
+	others := max(0, (after.busy-before.busy)-(after.ours-before.ours))
+	return others, others.Seconds() / (wall.Seconds() * float64(runtime.NumCPU())) * 100
 }
 
 // warmUp writes size zero bytes to a new file in dir and deletes it, so
