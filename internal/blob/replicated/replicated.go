@@ -190,6 +190,11 @@ type Store struct {
 	passMu sync.Mutex // one repair pass at a time
 }
 
+// blockHint is the buffer a block is first read into: the largest block
+// clients write (4 MiB of content and its overhead), with room to spare
+// so that reading to its end does not grow the buffer.
+const blockHint = 4<<20 + 8<<10
+
 // maxQueue bounds the targeted-repair queue; past it a full pass is run instead.
 const maxQueue = 100_000
 
@@ -268,8 +273,14 @@ func New(cfg Config) (*Store, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
+	hint := blockHint
+	if s.erasure() {
+		hint = shardHeaderLen + s.geo.shardLen(blockHint)
+	}
 	for _, l := range cfg.Locations {
-		s.sites = append(s.sites, newSite(l.Name, l.Location, timeout, s.m))
+		st := newSite(l.Name, l.Location, timeout, s.m)
+		st.readHint = hint
+		s.sites = append(s.sites, st)
 	}
 	return s, nil
 }
@@ -348,6 +359,9 @@ func (s *Store) objects(id blob.ID, data []byte) ([][]byte, error) {
 // Put implements blob.Store. It reads the whole block into memory.
 func (s *Store) Put(ctx context.Context, id blob.ID, r io.Reader) error {
 	var buf bytes.Buffer
+	// Sized for a whole block at once: growing by doubling would cost
+	// four times the block in fresh memory.
+	buf.Grow(blockHint)
 	if _, err := buf.ReadFrom(&ctxReader{ctx: ctx, r: r}); err != nil {
 		return fmt.Errorf("put block %s: %w", id, err)
 	}
@@ -539,6 +553,25 @@ func (s *Store) queueAll(blocks []blob.Block, which []int) {
 // returning, going around missing or bad copies; the reader it returns
 // has a Size method.
 func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
+	if len(s.sites) == 1 && !s.erasure() {
+		// One copy: there is nothing to fall back to, so stream it and
+		// check it on the way (the reader fails at the end if it does
+		// not hash to id), instead of holding the block in memory.
+		st := s.sites[0]
+		// The reader outlives the call, so it gets the caller's context,
+		// not a call's timeout.
+		rc, err := st.loc.Get(ctx, id)
+		st.record(ctx, err)
+		if err != nil {
+			rerr := &ReadError{ID: id, Need: 1}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.fault(st, id, err, rerr)
+			return nil, s.readFailed(rerr, []error{err})
+		}
+		return blob.VerifyReader(ctx, id, rc), nil
+	}
 	data, err := s.read(ctx, id, nil)
 	if err != nil {
 		return nil, err
@@ -684,7 +717,19 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 	rerr := &ReadError{ID: id, Need: k}
 	var errs []error
 	tried := make([]bool, len(placed))
+	raw := make([][]byte, len(placed)) // each shard's whole object, by index
+	from := make([]int, len(placed))   // and the position it came from
 	sound := 0
+	// The first fetch parses headers only: if the data shards make the
+	// block, its ID proves them right, and hashing each shard as well
+	// would double the cost of every read. Anything else is checked.
+	check := false
+	fault := func(pos int, err error) {
+		if ctx.Err() == nil {
+			errs = append(errs, err)
+			s.fault(placed[pos], id, err, rerr)
+		}
+	}
 	// fetch reads the shards at the given positions at once.
 	fetch := func(positions []int) {
 		type got struct {
@@ -704,22 +749,21 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 			g := <-ch
 			err := g.err
 			var info shardInfo
-			if err == nil {
+			if err == nil && check {
 				info, err = s.geo.openShard(id, g.data)
+			} else if err == nil {
+				info, err = s.geo.parseShard(id, g.data)
 			}
 			if err == nil && size >= 0 && info.size != size {
 				err = fmt.Errorf("block %s: %w: shards disagree on the size", id, errBadShard)
 			}
 			if err != nil {
-				if ctx.Err() == nil {
-					errs = append(errs, err)
-					s.fault(placed[g.pos], id, err, rerr)
-				}
+				fault(g.pos, err)
 				continue
 			}
 			size = info.size
 			if shards[info.index] == nil {
-				shards[info.index] = info.shard
+				shards[info.index], raw[info.index], from[info.index] = info.shard, g.data, g.pos
 				sound++
 			}
 			if info.index != g.pos {
@@ -736,6 +780,30 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 		}
 	}
 	fetch(first)
+	if sound == k && !missingData(shards[:k]) {
+		if data, err := s.geo.join(id, size, shards); err == nil {
+			return data, nil
+		}
+	}
+	// The slow way: check what was fetched, fetch more, rebuild.
+	check = true
+	size = -1
+	for i := range shards {
+		if shards[i] == nil {
+			continue
+		}
+		info, err := s.geo.openShard(id, raw[i])
+		if err == nil && size >= 0 && info.size != size {
+			err = fmt.Errorf("block %s: %w: shards disagree on the size", id, errBadShard)
+		}
+		if err != nil {
+			fault(from[i], err)
+			shards[i], raw[i] = nil, nil
+			sound--
+			continue
+		}
+		size = info.size
+	}
 	for sound < k && ctx.Err() == nil {
 		// Not enough yet: try every shard not yet tried, down locations last.
 		var more []int
@@ -755,14 +823,8 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 	if sound < k {
 		return nil, s.readFailed(rerr, errs)
 	}
-	degraded := false
-	for i := range k {
-		if shards[i] == nil {
-			degraded = true
-		}
-	}
-	if degraded {
-		s.m.degraded.Inc()
+	s.m.degraded.Inc()
+	if missingData(shards[:k]) {
 		if err := s.enc.ReconstructData(shards); err != nil {
 			return nil, fmt.Errorf("rebuild block %s: %w", id, err)
 		}
@@ -774,6 +836,11 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 		return nil, err
 	}
 	return data, nil
+}
+
+// missingData reports whether any of the data shards is missing.
+func missingData(shards [][]byte) bool {
+	return slices.ContainsFunc(shards, func(b []byte) bool { return b == nil })
 }
 
 // Stat implements blob.Store: the size from the first location that has

@@ -27,6 +27,9 @@ type site struct {
 	loc     Location
 	timeout time.Duration
 	seed    uint64 // placement hashing
+	// readHint is the buffer an object is first read into: a block, or
+	// a shard of one.
+	readHint int
 	m       *siteMetrics
 
 	mu        sync.Mutex
@@ -156,6 +159,7 @@ func (s *site) read(ctx context.Context, id blob.ID) ([]byte, error) {
 		}
 		defer rc.Close()
 		var buf bytes.Buffer
+		buf.Grow(s.readHint)
 		n, err := buf.ReadFrom(io.LimitReader(rc, maxReadSize+1))
 		if err != nil {
 			return nil, fmt.Errorf("read block %s: %w", id, err)
