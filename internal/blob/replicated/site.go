@@ -30,7 +30,7 @@ type site struct {
 	// readHint is the buffer an object is first read into: a block, or
 	// a shard of one.
 	readHint int
-	m       *siteMetrics
+	m        *siteMetrics
 
 	mu        sync.Mutex
 	fails     int       // consecutive failures
