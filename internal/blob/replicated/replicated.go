@@ -365,7 +365,7 @@ func (s *Store) Put(ctx context.Context, id blob.ID, r io.Reader) error {
 	if _, err := buf.ReadFrom(&ctxReader{ctx: ctx, r: r}); err != nil {
 		return fmt.Errorf("put block %s: %w", id, err)
 	}
-	return s.PutBatch(ctx, []blob.Block{{ID: id, Data: buf.Bytes()}})
+	return s.PutBatch(ctx, []blob.Block{{ID: id, Data: trim(buf.Bytes())}})
 }
 
 // ctxReader fails reads once ctx is done, so a stalled body cannot hold
@@ -553,30 +553,21 @@ func (s *Store) queueAll(blocks []blob.Block, which []int) {
 // returning, going around missing or bad copies; the reader it returns
 // has a Size method.
 func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
-	if len(s.sites) == 1 && !s.erasure() {
-		// One copy: there is nothing to fall back to, so stream it and
-		// check it on the way (the reader fails at the end if it does
-		// not hash to id), instead of holding the block in memory.
-		st := s.sites[0]
-		// The reader outlives the call, so it gets the caller's context,
-		// not a call's timeout.
-		rc, err := st.loc.Get(ctx, id)
-		st.record(ctx, err)
-		if err != nil {
-			rerr := &ReadError{ID: id, Need: 1}
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			s.fault(st, id, err, rerr)
-			return nil, s.readFailed(rerr, []error{err})
-		}
-		return blob.VerifyReader(ctx, id, rc), nil
-	}
 	data, err := s.read(ctx, id, nil)
 	if err != nil {
 		return nil, err
 	}
 	return blockReader{bytes.NewReader(data)}, nil
+}
+
+// trim returns b in a buffer of its own size if b's is much larger, so
+// that a small block held after a read, or by writes still going on,
+// does not keep a whole block's buffer.
+func trim(b []byte) []byte {
+	if cap(b)-len(b) > 64<<10 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 // blockReader is a checked block in memory. Size lets a server send its
@@ -720,10 +711,6 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 	raw := make([][]byte, len(placed)) // each shard's whole object, by index
 	from := make([]int, len(placed))   // and the position it came from
 	sound := 0
-	// The first fetch parses headers only: if the data shards make the
-	// block, its ID proves them right, and hashing each shard as well
-	// would double the cost of every read. Anything else is checked.
-	check := false
 	fault := func(pos int, err error) {
 		if ctx.Err() == nil {
 			errs = append(errs, err)
@@ -749,10 +736,11 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 			g := <-ch
 			err := g.err
 			var info shardInfo
-			if err == nil && check {
+			if err == nil {
+				// Every shard is checked before it is used (CRC-32C runs at
+				// memory speed): trusting a header unchecked would let one
+				// rotten size or index byte push sound shards aside.
 				info, err = s.geo.openShard(id, g.data)
-			} else if err == nil {
-				info, err = s.geo.parseShard(id, g.data)
 			}
 			if err == nil && size >= 0 && info.size != size {
 				err = fmt.Errorf("block %s: %w: shards disagree on the size", id, errBadShard)
@@ -785,25 +773,7 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 			return data, nil
 		}
 	}
-	// The slow way: check what was fetched, fetch more, rebuild.
-	check = true
-	size = -1
-	for i := range shards {
-		if shards[i] == nil {
-			continue
-		}
-		info, err := s.geo.openShard(id, raw[i])
-		if err == nil && size >= 0 && info.size != size {
-			err = fmt.Errorf("block %s: %w: shards disagree on the size", id, errBadShard)
-		}
-		if err != nil {
-			fault(from[i], err)
-			shards[i], raw[i] = nil, nil
-			sound--
-			continue
-		}
-		size = info.size
-	}
+	// The slow way: fetch more, rebuild.
 	for sound < k && ctx.Err() == nil {
 		// Not enough yet: try every shard not yet tried, down locations last.
 		var more []int
@@ -823,7 +793,6 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 	if sound < k {
 		return nil, s.readFailed(rerr, errs)
 	}
-	s.m.degraded.Inc()
 	if missingData(shards[:k]) {
 		if err := s.enc.ReconstructData(shards); err != nil {
 			return nil, fmt.Errorf("rebuild block %s: %w", id, err)
@@ -835,6 +804,7 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 		s.log.Error("block shards forged or inconsistent", "block", id.String(), "err", err)
 		return nil, err
 	}
+	s.m.degraded.Inc()
 	return data, nil
 }
 

@@ -582,3 +582,38 @@ func TestBind(t *testing.T) {
 		t.Fatalf("no marker in the wiped location: %v", err)
 	}
 }
+
+// A rotten byte in one shard's header (its size, or its index) costs that
+// shard only: the sound ones are not pushed aside, even with one more
+// location down.
+func TestShardHeaderRot(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   int
+	}{{"Size", 15}, {"Index", 6}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{n: 6, policy: Policy{DataShards: 4, ParityShards: 2}})
+			r.putBlocks(2, 16)
+			r.s.bg.Wait()
+			id := r.order[1] // 1 byte: every shard's size field is 1
+			placed := r.s.place(id)
+			i0 := slices.Index(r.s.sites, placed[0])
+			p := r.objectPath(i0, id)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[tc.at] ^= 1
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r.checkAll()
+			// One more location down: 4 sound shards remain, enough.
+			r.locs[slices.Index(r.s.sites, placed[5])].down.Store(true)
+			r.checkAll()
+			if n := counter(t, r.s.m.faults.WithLabelValues(placed[1].name, "corrupt")); n != 0 {
+				t.Errorf("a sound shard was counted corrupt %v times", n)
+			}
+		})
+	}
+}

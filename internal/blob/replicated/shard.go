@@ -15,7 +15,7 @@ import (
 // A shard object is what a location holds under a block's ID in erasure
 // mode: a fixed header, then one shard of the block. The header names the
 // block, the shard's place in the stripe and the block's size, and ends
-// with a SHA-256 over itself and the shard, so a shard is checked on its
+// with a CRC-32C over itself and the shard, so a shard is checked on its
 // own, before any reconstruction, and a shard of another block or another
 // stripe geometry is never taken for this one.
 //

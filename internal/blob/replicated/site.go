@@ -167,7 +167,7 @@ func (s *site) read(ctx context.Context, id blob.ID) ([]byte, error) {
 		if n > maxReadSize {
 			return nil, fmt.Errorf("block %s: %w", id, errTooBig)
 		}
-		return buf.Bytes(), nil
+		return trim(buf.Bytes()), nil
 	})
 	return data, err
 }
