@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # fail a clean run with "context deadline exceeded" (golang/go#75804).
 FUZZTIME  ?= 3000x
 
-.PHONY: all build run test vet lint unit fuzz bench vectors clean web webtest webdeps webe2e
+.PHONY: all build run test vet lint unit fuzz bench vectors clean web webtest webdeps webe2e versitygw
 
 all: build
 
@@ -19,7 +19,14 @@ run: web
 	$(GO) build -o $(BIN) ./cmd/coffer
 	./$(BIN) serve
 
-test: vet lint web webtest unit webe2e fuzz
+test: vet lint web webtest versitygw unit webe2e fuzz
+
+# The S3 server the storage tests run against (internal/blob/s3/s3test
+# finds it in PATH or in Go's bin folder). Installed once, from the Go
+# module proxy.
+VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+versitygw:
+	@command -v versitygw >/dev/null || test -x "$$($(GO) env GOPATH)/bin/versitygw" || $(GO) install $(VERSITYGW)
 
 # The browser client (web/: the public link page), built by Vite into
 # internal/webui/dist, which the binary embeds. Without it, `go build`

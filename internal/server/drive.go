@@ -929,23 +929,17 @@ func (s *Server) handleGetBlocks(w http.ResponseWriter, r *http.Request, sess *m
 		}
 		// Read (and check) every block before answering, so that a block
 		// storage cannot serve is a clean error naming it, not a cut-short
-		// answer.
-		size, err := s.blobs.Stat(ctx, ids[i])
-		if err == nil {
-			if total += size + 36; total > api.MaxBatchBytes {
-				s.writeError(w, r, badRequest("the blocks asked for exceed %d bytes; ask for fewer", api.MaxBatchBytes))
-				return
-			}
-			datas[i], err = s.readBlock(ctx, ids[i])
-		}
+		// answer. The total is checked as blocks come in, so at most one
+		// block more than an answer holds is ever in memory.
+		datas[i], err = s.readBlock(ctx, ids[i])
 		if err != nil {
 			s.writeError(w, r, s.blockUnreadable(ctx, ids[i], err))
 			return
 		}
-	}
-	total = 0
-	for _, d := range datas {
-		total += int64(len(d)) + 36
+		if total += int64(len(datas[i])) + 36; total > api.MaxBatchBytes {
+			s.writeError(w, r, badRequest("the blocks asked for exceed %d bytes; ask for fewer", api.MaxBatchBytes))
+			return
+		}
 	}
 	setAPIHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/octet-stream")

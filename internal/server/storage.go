@@ -119,6 +119,20 @@ func OpenStorage(ctx context.Context, cfg StorageConfig, dataDir string, store m
 		closeAll()
 		return nil, err
 	}
+	// Folders missing at start count as locations that are down, so that
+	// a data centre out does not stop the rest; but with too few left for
+	// an upload to succeed, say so now (most likely a mistyped --store).
+	var missing []string
+	for _, l := range locs {
+		if p, ok := l.Location.(*pendingFolder); ok {
+			missing = append(missing, p.dir)
+		}
+	}
+	if len(locs)-len(missing) < s.Policy().WriteQuorum {
+		s.Close()
+		return nil, fmt.Errorf("block location folder %s does not exist: create it on the disk meant for it (%d of %d locations present, and uploads need %d)",
+			strings.Join(missing, ", "), len(locs)-len(missing), len(locs), s.Policy().WriteQuorum)
+	}
 	deployment, err := checkLayout(ctx, store, policy, s.Locations())
 	if err == nil {
 		err = s.Bind(ctx, deployment)

@@ -59,6 +59,7 @@ func TestStorageLayoutKept(t *testing.T) {
 		{StorageConfig{Stores: six, Erasure: "4"}, "want K+M"},
 		{StorageConfig{Stores: six, Erasure: "4+2", Replicas: 2}, "exclude each other"},
 		{StorageConfig{Stores: []string{loc("a"), loc("a")}}, "given twice"},
+		{StorageConfig{Stores: []string{"file://" + filepath.Join(dir, "typo")}}, "typo does not exist: create it"},
 	} {
 		if err := open(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("OpenStorage(%+v) = %v, want an error saying %q", tc.cfg, err, tc.want)
