@@ -447,14 +447,7 @@ var rotTests = []test{
 					wantErr(t, fmt.Sprintf("Get of a rotted %d-byte block", n), err, blob.ErrCorrupt)
 					continue
 				}
-				var got []byte
-				if how == "ReadAll" {
-					got, err = io.ReadAll(rc)
-				} else {
-					var buf bytes.Buffer
-					_, err = io.Copy(&buf, rc) // through WriteTo, if the reader has it
-					got = buf.Bytes()
-				}
+				got, err := readVia(how, rc)
 				rc.Close()
 				if err == nil && bytes.Equal(got, data) {
 					continue // served from a sound copy

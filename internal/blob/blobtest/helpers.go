@@ -116,3 +116,14 @@ func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// readVia reads r to its end the way how says: "ReadAll" with io.ReadAll,
+// "Copy" with io.Copy, which goes through WriteTo if r has it.
+func readVia(how string, r io.Reader) ([]byte, error) {
+	if how == "ReadAll" {
+		return io.ReadAll(r)
+	}
+	var buf bytes.Buffer
+	_, err := io.Copy(&buf, r)
+	return buf.Bytes(), err
+}

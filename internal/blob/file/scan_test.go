@@ -11,9 +11,9 @@ import (
 	"slices"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/coffer-drive/coffer/internal/blob"
+	"github.com/coffer-drive/coffer/internal/blob/blobtest"
 )
 
 func openUncheckedTest(t testing.TB, dir string) *Store {
@@ -30,12 +30,12 @@ func openUncheckedTest(t testing.TB, dir string) *Store {
 	return s
 }
 
-// namedID returns an ID of the caller's choosing, for an unchecked store:
-// first byte a, second byte b, last byte n, zeros between.
-func namedID(a, b, n byte) blob.ID {
-	var id blob.ID
-	id[0], id[1], id[len(id)-1] = a, b, n
-	return id
+func TestConformanceUnchecked(t *testing.T) {
+	blobtest.RunUnchecked(t, func(t *testing.T) blobtest.Unchecked {
+		return openUncheckedTest(t, t.TempDir())
+	}, blobtest.UncheckedHooks{Checked: func(t *testing.T, s blobtest.Unchecked) blob.Store {
+		return openTest(t, s.(*Store).dir)
+	}})
 }
 
 // putRaw stores data under id in an unchecked store.
@@ -46,297 +46,47 @@ func putRaw(t *testing.T, s *Store, id blob.ID, data []byte) {
 	}
 }
 
-// scanAll returns what Scan yields for prefix.
-func scanAll(t *testing.T, s *Store, prefix byte) []blob.Info {
-	t.Helper()
-	var got []blob.Info
-	if err := s.Scan(t.Context(), prefix, func(in blob.Info) error {
-		got = append(got, in)
-		return nil
-	}); err != nil {
-		t.Fatalf("Scan %02x: %v", prefix, err)
-	}
-	return got
-}
-
-func cmpID(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) }
-
-// TestScan checks that Scan of every prefix yields exactly the blocks
-// starting with it, in ascending order, with their sizes and recent
-// modification times, and skips what is not a block.
-func TestScan(t *testing.T) {
+// TestScanSkips checks that Scan passes over what is not a block: junk
+// beside a block in its folder, a file where a fan-out folder would be,
+// and a block deleted by fn after its folder was read.
+func TestScanSkips(t *testing.T) {
 	dir := t.TempDir()
-	s := openTest(t, dir)
-	start := time.Now()
-	sizes := make(map[blob.ID]int64)
-	var blocks []blob.Block
-	for i := range 700 {
-		d := bytes.Repeat([]byte{byte(i), byte(i >> 8)}, i)
-		blocks = append(blocks, blob.Block{ID: blob.Sum(d), Data: d})
-		sizes[blob.Sum(d)] = int64(len(d))
+	s := openUncheckedTest(t, dir)
+	var ids []blob.ID
+	for i := range 6 {
+		id := blobtest.NamedID(0x42, 0x07, byte(i)) // all in one leaf folder
+		putRaw(t, s, id, []byte{byte(i)})
+		ids = append(ids, id)
 	}
-	// Some through Put, the rest through PutBatch.
-	for _, b := range blocks[:50] {
-		putBytes(t, s, b.Data)
-	}
-	if err := s.PutBatch(t.Context(), blocks[50:]); err != nil {
-		t.Fatalf("PutBatch: %v", err)
-	}
-	end := time.Now()
-
-	// Junk beside a block in its folder, and a file where a fan-out
-	// folder of an unused prefix would be.
-	hex := blocks[0].ID.String()
+	hex := ids[0].String()
 	for _, p := range []string{
 		filepath.Join(dir, hex[:2], hex[2:4], hex+".tmp"),
 		filepath.Join(dir, hex[:2], hex[2:4], "put-1"),
+		filepath.Join(dir, "41"),
 	} {
 		if err := os.WriteFile(p, []byte("junk"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	used := make(map[byte]bool)
-	for _, b := range blocks {
-		used[b.ID[0]] = true
-	}
-	for p := range 256 {
-		if !used[byte(p)] {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02x", p)), nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			break
+	for _, p := range []byte{0x41, 0x43} {
+		if err := s.Scan(t.Context(), p, func(in blob.Info) error {
+			return fmt.Errorf("Scan %02x yielded %v", p, in.ID)
+		}); err != nil {
+			t.Error(err)
 		}
-	}
-
-	var all []blob.ID
-	for p := range 256 {
-		got := scanAll(t, s, byte(p))
-		var want []blob.ID
-		for _, b := range blocks {
-			if b.ID[0] == byte(p) {
-				want = append(want, b.ID)
-			}
-		}
-		slices.SortFunc(want, cmpID)
-		var ids []blob.ID
-		for _, in := range got {
-			ids = append(ids, in.ID)
-			if in.Size != sizes[in.ID] {
-				t.Errorf("Scan %02x: block %x has size %d, want %d", p, in.ID[:8], in.Size, sizes[in.ID])
-			}
-			// File times may be a little coarser than the clock.
-			if in.ModTime.Before(start.Add(-2*time.Second)) || in.ModTime.After(end.Add(2*time.Second)) {
-				t.Errorf("Scan %02x: block %x modified at %v, not between %v and %v", p, in.ID[:8], in.ModTime, start, end)
-			}
-		}
-		if !slices.Equal(ids, want) {
-			t.Errorf("Scan %02x yielded %v,\nwant %v", p, ids, want)
-		}
-		all = append(all, ids...)
-	}
-	if !slices.IsSortedFunc(all, cmpID) || len(all) != len(blocks) {
-		t.Errorf("Scans of every prefix yielded %d blocks, want %d in ascending order", len(all), len(blocks))
-	}
-}
-
-func TestScanEmpty(t *testing.T) {
-	s := openTest(t, t.TempDir())
-	for p := range 256 {
-		if got := scanAll(t, s, byte(p)); len(got) != 0 {
-			t.Errorf("Scan %02x of an empty store yielded %v", p, got)
-		}
-	}
-
-	// A prefix between two that hold blocks, and one whose top-level
-	// folder holds only an empty fan-out folder.
-	u := openUncheckedTest(t, t.TempDir())
-	putRaw(t, u, namedID(0x41, 0, 1), []byte("a"))
-	putRaw(t, u, namedID(0x43, 0, 1), []byte("c"))
-	putRaw(t, u, namedID(0x44, 0, 1), []byte("d"))
-	if err := u.Delete(t.Context(), namedID(0x44, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []byte{0x42, 0x44} {
-		if got := scanAll(t, u, p); len(got) != 0 {
-			t.Errorf("Scan %02x yielded %v, want nothing", p, got)
-		}
-	}
-}
-
-func TestScanStopsOnError(t *testing.T) {
-	s := openUncheckedTest(t, t.TempDir())
-	for i := range 10 {
-		putRaw(t, s, namedID(0x42, byte(i%3), byte(i)), []byte{byte(i)})
-	}
-	stop := errors.New("enough")
-	calls := 0
-	err := s.Scan(t.Context(), 0x42, func(blob.Info) error {
-		calls++
-		if calls == 3 {
-			return stop
-		}
-		return nil
-	})
-	if err != stop {
-		t.Errorf("Scan returned %v, want fn's error unwrapped", err)
-	}
-	if calls != 3 {
-		t.Errorf("Scan called fn %d times after it failed on call 3", calls)
-	}
-}
-
-// TestScanDeleteFromFn checks that fn may delete blocks, and that a block
-// deleted after its folder was read is skipped rather than reported or
-// failing the scan.
-func TestScanDeleteFromFn(t *testing.T) {
-	s := openUncheckedTest(t, t.TempDir())
-	var ids []blob.ID
-	for i := range 6 {
-		id := namedID(0x42, 0x07, byte(i)) // all in one leaf folder
-		putRaw(t, s, id, []byte{byte(i)})
-		ids = append(ids, id)
 	}
 	var seen []blob.ID
-	err := s.Scan(t.Context(), 0x42, func(in blob.Info) error {
+	if err := s.Scan(t.Context(), 0x42, func(in blob.Info) error {
 		seen = append(seen, in.ID)
 		if in.ID == ids[0] {
-			// Delete a block further on in the same folder.
 			return s.Delete(t.Context(), ids[3])
 		}
-		return s.Delete(t.Context(), in.ID)
-	})
-	if err != nil {
-		t.Fatalf("Scan deleting blocks: %v", err)
-	}
-	want := slices.Delete(slices.Clone(ids), 3, 4)
-	if !slices.Equal(seen, want) {
-		t.Errorf("Scan yielded %v,\nwant %v", seen, want)
-	}
-	if got := listAll(t, s); len(got) != 1 || got[0] != ids[0] {
-		t.Errorf("List after the scan yielded %v, want only %v", got, ids[0])
-	}
-}
-
-func TestScanCancelled(t *testing.T) {
-	s := openUncheckedTest(t, t.TempDir())
-	putRaw(t, s, namedID(0x42, 0, 0), []byte("x"))
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	err := s.Scan(ctx, 0x42, func(blob.Info) error {
-		t.Error("Scan with a cancelled context called fn")
 		return nil
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Scan with a cancelled context: %v, want context.Canceled", err)
+	}); err != nil {
+		t.Fatalf("Scan: %v", err)
 	}
-}
-
-// TestUnchecked checks that an unchecked store keeps and returns bytes
-// under an ID they do not hash to, through every path, while a checked
-// store on the same folder still refuses them.
-func TestUnchecked(t *testing.T) {
-	dir := t.TempDir()
-	s := openUncheckedTest(t, dir)
-	id := blob.Sum([]byte("the block"))
-	shard := bytes.Repeat([]byte("shard "), 100_000) // past the copy buffers
-	// A reader that cannot write itself out, so that Put takes its
-	// buffered path.
-	if err := s.Put(t.Context(), id, iotest.HalfReader(bytes.NewReader(shard))); err != nil {
-		t.Fatalf("unchecked Put of bytes that do not hash to the ID: %v", err)
-	}
-	if size, err := s.Stat(t.Context(), id); err != nil || size != int64(len(shard)) {
-		t.Errorf("Stat: %d, %v; want %d", size, err, len(shard))
-	}
-	for _, how := range []string{"ReadAll", "Copy"} {
-		rc, err := s.Get(t.Context(), id)
-		if err != nil {
-			t.Fatalf("Get: %v", err)
-		}
-		var got []byte
-		if how == "ReadAll" {
-			got, err = io.ReadAll(rc)
-		} else {
-			var buf bytes.Buffer
-			_, err = io.Copy(&buf, rc)
-			got = buf.Bytes()
-		}
-		if cerr := rc.Close(); cerr != nil {
-			t.Errorf("Close: %v", cerr)
-		}
-		if err != nil || !bytes.Equal(got, shard) {
-			t.Errorf("%s: %d bytes, %v; want the %d put", how, len(got), err, len(shard))
-		}
-	}
-	if got := listAll(t, s); len(got) != 1 || got[0] != id {
-		t.Errorf("List yielded %v, want %v", got, id)
-	}
-
-	// Putting other bytes replaces them, as a new shard would.
-	putRaw(t, s, id, []byte("other"))
-	rc, err := s.Get(t.Context(), id)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	if got, err := io.ReadAll(rc); err != nil || string(got) != "other" {
-		t.Errorf("Get after a second Put: %q, %v", got, err)
-	}
-	rc.Close()
-
-	// A checked store on the same folder sees the mismatch.
-	c := openTest(t, dir)
-	rc, err = c.Get(t.Context(), id)
-	if err != nil {
-		t.Fatalf("checked Get: %v", err)
-	}
-	if _, err := io.ReadAll(rc); !errors.Is(err, blob.ErrCorrupt) {
-		t.Errorf("checked Get of an unchecked block: %v, want ErrCorrupt", err)
-	}
-	rc.Close()
-	if err := c.Put(t.Context(), id, bytes.NewReader(shard)); !errors.Is(err, blob.ErrCorrupt) {
-		t.Errorf("checked Put under the wrong ID: %v, want ErrCorrupt", err)
-	}
-	if err := c.PutBatch(t.Context(), []blob.Block{{ID: id, Data: shard}}); !errors.Is(err, blob.ErrCorrupt) {
-		t.Errorf("checked PutBatch under the wrong ID: %v, want ErrCorrupt", err)
-	}
-}
-
-// TestUncheckedGetErrors checks that an unchecked Get still reports a
-// missing block, honours its context and names the block in its errors.
-func TestUncheckedGetErrors(t *testing.T) {
-	s := openUncheckedTest(t, t.TempDir())
-	id := namedID(0xab, 0xcd, 1)
-	name := fmt.Sprintf("%x", id[:8])
-	_, err := s.Get(t.Context(), id)
-	if !errors.Is(err, blob.ErrNotFound) || !bytes.Contains([]byte(err.Error()), []byte(name)) {
-		t.Errorf("Get of a missing block: %v, want ErrNotFound naming %s", err, name)
-	}
-	putRaw(t, s, id, bytes.Repeat([]byte("x"), 1<<20))
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, err := s.Get(ctx, id); !errors.Is(err, context.Canceled) {
-		t.Errorf("Get with a cancelled context: %v", err)
-	}
-
-	ctx, cancel = context.WithCancel(t.Context())
-	rc, err := s.Get(ctx, id)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	defer rc.Close()
-	if _, err := io.ReadFull(rc, make([]byte, 10)); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	cancel()
-	for _, how := range []string{"Read", "Copy"} {
-		if how == "Read" {
-			_, err = rc.Read(make([]byte, 10))
-		} else {
-			_, err = io.Copy(io.Discard, rc)
-		}
-		if !errors.Is(err, context.Canceled) || !bytes.Contains([]byte(err.Error()), []byte(name)) {
-			t.Errorf("%s after the context ended: %v, want context.Canceled naming %s", how, err, name)
-		}
+	if want := slices.Delete(slices.Clone(ids), 3, 4); !slices.Equal(seen, want) {
+		t.Errorf("Scan yielded %v,\nwant %v: the blocks but the one fn deleted ahead", seen, want)
 	}
 }
 
@@ -353,7 +103,7 @@ func TestUncheckedDurable(t *testing.T) {
 
 			// A Put whose reader fails, and one cancelled midway,
 			// store nothing and leave no temp file.
-			id := namedID(0x10, 0x20, 1)
+			id := blobtest.NamedID(0x10, 0x20, 1)
 			data := bytes.Repeat([]byte("d"), 3<<20)
 			boom := errors.New("boom")
 			r := io.MultiReader(bytes.NewReader(data[:1<<20]), iotest.ErrReader(boom))
@@ -380,7 +130,7 @@ func TestUncheckedDurable(t *testing.T) {
 			putRaw(t, s, id, data)
 			blocks := smallBlocks(2*minGroup, 9)
 			for i := range blocks {
-				blocks[i].ID = namedID(0x30, byte(i), byte(i))
+				blocks[i].ID = blobtest.NamedID(0x30, byte(i), byte(i))
 			}
 			if err := s.PutBatch(t.Context(), blocks); err != nil {
 				t.Fatalf("unchecked PutBatch: %v", err)

@@ -2,11 +2,9 @@ package s3
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -406,188 +404,12 @@ func TestLayoutAndStrangers(t *testing.T) {
 	}
 }
 
-// namedID returns an ID of the caller's choosing, for an unchecked store.
-func namedID(a, b, n byte) blob.ID {
-	var id blob.ID
-	id[0], id[1], id[len(id)-1] = a, b, n
-	return id
-}
-
-func TestUnchecked(t *testing.T) {
+func TestConformanceUnchecked(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.Env(t)
-	url := srv.URL(srv.NewBucket(t))
-	s := openTest(t, url, Options{Unchecked: true})
-
-	id := blob.Sum([]byte("the block"))
-	shard := bytes.Repeat([]byte("shard "), 100_000)
-	if err := s.Put(t.Context(), id, bytes.NewReader(shard)); err != nil {
-		t.Fatalf("unchecked Put of bytes that do not hash to the ID: %v", err)
-	}
-	if size, err := s.Stat(t.Context(), id); err != nil || size != int64(len(shard)) {
-		t.Errorf("Stat: %d, %v; want %d", size, err, len(shard))
-	}
-	for _, how := range []string{"ReadAll", "Copy"} {
-		rc, err := s.Get(t.Context(), id)
-		if err != nil {
-			t.Fatalf("Get: %v", err)
-		}
-		var got []byte
-		if how == "ReadAll" {
-			got, err = io.ReadAll(rc)
-		} else {
-			var buf bytes.Buffer
-			_, err = io.Copy(&buf, rc)
-			got = buf.Bytes()
-		}
-		rc.Close()
-		if err != nil || !bytes.Equal(got, shard) {
-			t.Errorf("%s: %d bytes, %v; want the %d put", how, len(got), err, len(shard))
-		}
-	}
-
-	var blocks []blob.Block
-	for i := range 20 {
-		blocks = append(blocks, blob.Block{ID: namedID(0x42, byte(i), 0), Data: []byte(fmt.Sprint("shard ", i))})
-	}
-	if err := s.PutBatch(t.Context(), blocks); err != nil {
-		t.Fatalf("unchecked PutBatch: %v", err)
-	}
-	for _, b := range blocks {
-		rc, err := s.Get(t.Context(), b.ID)
-		if err != nil {
-			t.Fatalf("Get: %v", err)
-		}
-		got, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil || !bytes.Equal(got, b.Data) {
-			t.Errorf("block %x: %q, %v; want %q", b.ID[:8], got, err, b.Data)
-		}
-	}
-
-	// Missing blocks, cancelled contexts and errors are as usual.
-	missing := namedID(0xab, 0, 0)
-	if _, err := s.Get(t.Context(), missing); !errors.Is(err, blob.ErrNotFound) || !strings.Contains(err.Error(), fmt.Sprintf("%x", missing[:8])) {
-		t.Errorf("unchecked Get of a missing block: %v, want ErrNotFound naming it", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	rc, err := s.Get(ctx, id)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	cancel()
-	if _, err := io.ReadAll(rc); !errors.Is(err, context.Canceled) {
-		t.Errorf("unchecked read after the context ended: %v, want context.Canceled", err)
-	}
-	rc.Close()
-
-	// A checked store on the same bucket sees the mismatch.
-	c := openTest(t, url, Options{})
-	rc, err = c.Get(t.Context(), id)
-	if err != nil {
-		t.Fatalf("checked Get: %v", err)
-	}
-	if _, err := io.ReadAll(rc); !errors.Is(err, blob.ErrCorrupt) {
-		t.Errorf("checked Get of an unchecked block: %v, want ErrCorrupt", err)
-	}
-	rc.Close()
-	if err := c.Put(t.Context(), id, bytes.NewReader(shard)); !errors.Is(err, blob.ErrCorrupt) {
-		t.Errorf("checked Put under the wrong ID: %v, want ErrCorrupt", err)
-	}
-}
-
-func TestScan(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Env(t)
-	url := srv.URL(srv.NewBucket(t))
-	s := openTest(t, url, Options{})
-	u := openTest(t, url, Options{Unchecked: true})
-
-	// S3 keeps modification times to the second.
-	start := time.Now().Add(-time.Second)
-	var blocks []blob.Block
-	for i := range 300 {
-		d := bytes.Repeat([]byte{byte(i)}, i)
-		blocks = append(blocks, blob.Block{ID: blob.Sum(d), Data: d})
-	}
-	// Many blocks under one prefix, more than a listing page would
-	// hold if pages were small, in a scrambled order.
-	for i := range 40 {
-		blocks = append(blocks, blob.Block{ID: namedID(0x42, byte(i*37), byte(i)), Data: bytes.Repeat([]byte{1}, i)})
-	}
-	if err := u.PutBatch(t.Context(), blocks); err != nil {
-		t.Fatalf("PutBatch: %v", err)
-	}
-	end := time.Now().Add(time.Second)
-
-	cmp := func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) }
-	var all []blob.ID
-	for p := range 256 {
-		var want []blob.ID
-		sizes := make(map[blob.ID]int64)
-		for _, b := range blocks {
-			if b.ID[0] == byte(p) {
-				want = append(want, b.ID)
-				sizes[b.ID] = int64(len(b.Data))
-			}
-		}
-		slices.SortFunc(want, cmp)
-		var got []blob.ID
-		err := s.Scan(t.Context(), byte(p), func(in blob.Info) error {
-			got = append(got, in.ID)
-			if in.Size != sizes[in.ID] {
-				t.Errorf("Scan %02x: block %x has size %d, want %d", p, in.ID[:8], in.Size, sizes[in.ID])
-			}
-			if in.ModTime.Before(start) || in.ModTime.After(end) {
-				t.Errorf("Scan %02x: block %x modified at %v, not between %v and %v", p, in.ID[:8], in.ModTime, start, end)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("Scan %02x: %v", p, err)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("Scan %02x yielded %v,\nwant %v", p, got, want)
-		}
-		all = append(all, got...)
-	}
-	if len(all) != len(blocks) {
-		t.Errorf("Scans of every prefix yielded %d blocks, want %d", len(all), len(blocks))
-	}
-
-	stop := errors.New("enough")
-	calls := 0
-	err := s.Scan(t.Context(), 0x42, func(blob.Info) error {
-		calls++
-		if calls == 3 {
-			return stop
-		}
-		return nil
-	})
-	if err != stop || calls != 3 {
-		t.Errorf("Scan whose fn fails on call 3: %v after %d calls, want fn's error unwrapped after 3", err, calls)
-	}
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	err = s.Scan(ctx, 0x42, func(blob.Info) error {
-		t.Error("Scan with a cancelled context called fn")
-		return nil
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Scan with a cancelled context: %v, want context.Canceled", err)
-	}
-
-	// Cancelled by fn, midway through.
-	ctx, cancel = context.WithCancel(t.Context())
-	defer cancel()
-	calls = 0
-	err = s.Scan(ctx, 0x42, func(blob.Info) error {
-		calls++
-		cancel()
-		return nil
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Scan whose context ends midway: %v after %d calls, want context.Canceled", err, calls)
-	}
+	blobtest.RunUnchecked(t, func(t *testing.T) blobtest.Unchecked {
+		return openTest(t, srv.URL(srv.NewBucket(t)), Options{Unchecked: true})
+	}, blobtest.UncheckedHooks{Checked: func(t *testing.T, s blobtest.Unchecked) blob.Store {
+		return openTest(t, s.(*Store).String(), Options{})
+	}})
 }
