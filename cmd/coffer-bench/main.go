@@ -55,7 +55,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -64,7 +63,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -75,6 +73,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/coffer-drive/coffer/internal/bytesize"
+	"github.com/coffer-drive/coffer/internal/serveproc"
 )
 
 // smallSize is the size of each file in the folder of small files.
@@ -170,7 +171,7 @@ func parseFlags(args []string) (config, error) {
 
 // sizeFlag reads the size flag -name: 1 B to 1 TiB.
 func sizeFlag(name, s string) (int64, error) {
-	n, err := parseSize(s)
+	n, err := bytesize.Parse(s)
 	if err != nil {
 		return 0, fmt.Errorf("-%s: %w", name, err)
 	}
@@ -178,30 +179,6 @@ func sizeFlag(name, s string) (int64, error) {
 		return 0, fmt.Errorf("-%s must be between 1 B and 1 TiB", name)
 	}
 	return n, nil
-}
-
-// parseSize reads a byte count such as 1GiB, 512MiB, 100MB or 4096.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-	}
-	mult := int64(1)
-	num := strings.TrimSpace(s)
-	for _, u := range units {
-		if strings.HasSuffix(num, u.suffix) {
-			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size (try 1GiB, 512MiB or 4096)", s)
-	}
-	return n * mult, nil
 }
 
 // phase is one measured CLI process.
@@ -391,7 +368,7 @@ func newSession(ctx context.Context, bin, data, configDir, label string, warm fu
 	if err != nil {
 		return nil, err
 	}
-	s := &session{srv: srv, bin: bin, env: cofferEnv(srv.url, configDir), label: label, warm: warm}
+	s := &session{srv: srv, bin: bin, env: cofferEnv(srv.URL, configDir), label: label, warm: warm}
 	if _, err := s.step(ctx, "signup", 0, "signup", "--device", "bench"); err != nil {
 		srv.stop()
 		return nil, err
@@ -633,14 +610,10 @@ func sameFolder(want, got string, n int) error {
 
 // server is a running `coffer serve`.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	log  *os.File
-	done chan error // receives Wait's result
+	*serveproc.Proc
 	// hwmReset is whether /proc/PID/clear_refs resets the peak RSS, so
 	// that each phase's peak is its own.
 	hwmReset bool
-	stopped  bool
 	started  time.Time
 	// background is whether the server repairs and scrubs in the
 	// background (hasBackgroundWork).
@@ -664,70 +637,19 @@ func hasBackgroundWork(bin string) bool {
 // data folder, quietFlags (if it takes them) and the given extra flags,
 // and waits for /healthz.
 func startServer(ctx context.Context, bin, data string, flags ...string) (*server, error) {
-	logName := data + ".log"
-	logf, err := os.Create(logName)
-	if err != nil {
-		return nil, fmt.Errorf("create server log: %w", err)
-	}
-	// Not CommandContext: the server is stopped by stop, gracefully.
-	args := []string{"serve", "--data", data, "--listen", "127.0.0.1:0"}
+	args := []string{"--data", data}
 	background := hasBackgroundWork(bin)
 	if background {
 		args = append(args, quietFlags...)
 	}
-	cmd := exec.Command(bin, append(args, flags...)...)
-	cmd.Stderr = logf
-	cmd.Env = cofferEnv("", "")
-	stdout, err := cmd.StdoutPipe()
+	started := time.Now()
+	p, err := serveproc.Start(ctx, serveproc.Options{
+		Bin: bin, LogName: data + ".log", Args: append(args, flags...), StopWait: 40 * time.Second,
+	})
 	if err != nil {
-		logf.Close()
-		return nil, err
+		return nil, fmt.Errorf("start %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start server: %w", err)
-	}
-	s := &server{cmd: cmd, log: logf, done: make(chan error, 1), started: time.Now(), background: background}
-	urlc := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		s.done <- cmd.Wait()
-	}()
-	fail := func(err error) (*server, error) {
-		s.stop()
-		return nil, fmt.Errorf("start server: %w%s", err, tail(logName))
-	}
-	select {
-	case s.url = <-urlc:
-	case err := <-s.done:
-		s.done <- err
-		return fail(fmt.Errorf("exited before serving: %v", err))
-	case <-time.After(30 * time.Second):
-		return fail(errors.New("printed no URL within 30 s"))
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fail(fmt.Errorf("/healthz did not answer 200 within 30 s (last: %v)", err))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := &server{Proc: p, started: started, background: background}
 	s.hwmReset = s.resetPeak() == nil
 	return s, nil
 }
@@ -745,12 +667,12 @@ func (s *server) waitFirstRepair(ctx context.Context) error {
 		return nil
 	}
 	for {
-		b, err := os.ReadFile(s.log.Name())
+		b, err := os.ReadFile(s.LogName())
 		if err == nil && bytes.Contains(b, []byte("repair pass done")) {
 			return nil
 		}
 		if time.Since(s.started) > firstRepairWait {
-			fmt.Printf("note: %s says no \"repair pass done\" within %s of the start; measuring anyway\n", s.log.Name(), firstRepairWait)
+			fmt.Printf("note: %s says no \"repair pass done\" within %s of the start; measuring anyway\n", s.LogName(), firstRepairWait)
 			return nil
 		}
 		select {
@@ -766,7 +688,7 @@ var policyRE = regexp.MustCompile(`policy="([^"]*)"`)
 
 // warnings returns the lines of the server's log at level WARN or ERROR.
 func (s *server) warnings() []string {
-	b, _ := os.ReadFile(s.log.Name())
+	b, _ := os.ReadFile(s.LogName())
 	var out []string
 	for line := range strings.Lines(string(b)) {
 		if strings.Contains(line, " level=WARN ") || strings.Contains(line, " level=ERROR ") {
@@ -778,7 +700,7 @@ func (s *server) warnings() []string {
 
 // policy returns the storage policy the server's log announced, or "".
 func (s *server) policy() string {
-	b, err := os.ReadFile(s.log.Name())
+	b, err := os.ReadFile(s.LogName())
 	if err != nil {
 		return ""
 	}
@@ -786,77 +708,6 @@ func (s *server) policy() string {
 		return string(m[1])
 	}
 	return ""
-}
-
-// peakKiB reads the server's peak RSS (VmHWM) in KiB.
-func (s *server) peakKiB() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, fmt.Errorf("read server status: %w", err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("server status: bad VmHWM %q", v)
-			}
-			return kib, nil
-		}
-	}
-	return 0, errors.New("server status has no VmHWM")
-}
-
-// cpu reads the CPU time the server has used so far: user and system
-// time together, and system time alone.
-func (s *server) cpu() (total, sys time.Duration, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("read server CPU time: %w", err)
-	}
-	// The command name, in parentheses, may hold spaces; the fields
-	// after it are numbered from 3 (state), so utime and stime, fields
-	// 14 and 15, are at 11 and 12.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, 0, errors.New("server CPU time: unexpected /proc/PID/stat")
-	}
-	var ticks [2]int64 // utime, stime
-	for i, v := range f[11:13] {
-		if ticks[i], err = strconv.ParseInt(v, 10, 64); err != nil {
-			return 0, 0, fmt.Errorf("server CPU time: %w", err)
-		}
-	}
-	sys = time.Duration(ticks[1]) * clockTick
-	return time.Duration(ticks[0])*clockTick + sys, sys, nil
-}
-
-// resetPeak sets the server's VmHWM back to its current RSS (Linux
-// clear_refs value 5).
-func (s *server) resetPeak() error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
-}
-
-// stop ends the server with SIGTERM, or SIGKILL if it does not finish its
-// graceful shutdown in 40 s. It may be called more than once.
-func (s *server) stop() error {
-	if s.stopped {
-		return nil
-	}
-	s.stopped = true
-	defer s.log.Close()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		if err != nil {
-			return fmt.Errorf("server: %w%s", err, tail(s.log.Name()))
-		}
-		return nil
-	case <-time.After(40 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		return errors.New("server did not shut down within 40 s; killed it")
-	}
 }
 
 // cofferEnv is this process's environment without the COFFER_* variables
@@ -930,17 +781,18 @@ func runPhase(ctx context.Context, srv *server, bin string, env []string, name s
 	return p, nil
 }
 
-// tail returns the end of a log file, to quote in an error.
-func tail(name string) string {
-	b, err := os.ReadFile(name)
-	if err != nil || len(bytes.TrimSpace(b)) == 0 {
-		return ""
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return "\nserver log (" + name + "):\n" + string(bytes.TrimSpace(b))
-}
+// peakKiB reads the server's peak RSS (VmHWM) in KiB.
+func (s *server) peakKiB() (int64, error) { return serveproc.StatusKiB(s.PID(), "VmHWM") }
+
+// cpu reads the CPU time the server has used so far: user and system
+// time together, and system time alone.
+func (s *server) cpu() (total, sys time.Duration, err error) { return serveproc.CPU(s.PID()) }
+
+// resetPeak sets the server's VmHWM back to its current RSS.
+func (s *server) resetPeak() error { return serveproc.ResetPeak(s.PID()) }
+
+// stop ends the server, gracefully if it can (see serveproc.Proc.Stop).
+func (s *server) stop() error { return s.Stop() }
 
 // results holds what one run measured.
 type results struct {
@@ -1064,10 +916,6 @@ type cpuStat struct {
 	load       string
 }
 
-// clockTick is USER_HZ, the unit of /proc/stat: 100 on every Linux
-// architecture Go supports.
-const clockTick = 10 * time.Millisecond
-
 // cpuNow reads /proc/stat, /proc/loadavg and this process's and its
 // waited-for children's rusage.
 func cpuNow() (cpuStat, error) {
@@ -1088,7 +936,7 @@ func cpuNow() (cpuStat, error) {
 		if err != nil {
 			return c, fmt.Errorf("/proc/stat: %w", err)
 		}
-		c.busy += time.Duration(n) * clockTick
+		c.busy += time.Duration(n) * serveproc.ClockTick
 	}
 	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
 		var ru syscall.Rusage

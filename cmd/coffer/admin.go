@@ -3,42 +3,48 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-drive/coffer/internal/bytesize"
 	"github.com/coffer-drive/coffer/internal/client"
 	"github.com/coffer-drive/coffer/internal/meta"
-	"github.com/coffer-drive/coffer/internal/meta/sqlite"
+	"github.com/coffer-drive/coffer/internal/meta/metadb"
 )
 
 func (a *app) adminCmd() *cobra.Command {
-	var data string
+	var data, db string
 	cmd := &cobra.Command{
 		Use:   "admin",
 		Short: "Operator commands, run against the server's own data",
+		Long: `Operator commands, run against the server's own data: give the same
+--data and --db as to coffer serve. They refuse a database that holds no
+Coffer metadata rather than start a new one.`,
 	}
 	cmd.PersistentFlags().StringVar(&data, "data", "./coffer-data", "the server's data folder")
+	cmd.PersistentFlags().StringVar(&db, "db", "", "the server's metadata database: postgres://… or sqlite:///path (default: meta.db in --data)")
 	user := &cobra.Command{Use: "user", Short: "Manage accounts"}
 	quota := &cobra.Command{
 		Use:   "quota NAME SIZE",
 		Short: "Set an account's storage quota (e.g. 10GiB, 500MB; 0 for none)",
 		Args:  args(2, 2),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			size, err := parseSize(argv[1])
+			size, err := bytesize.Parse(argv[1])
 			if err != nil {
 				return usageError{err}
 			}
-			store, err := sqlite.Open(cmd.Context(), filepath.Join(data, "meta.db"))
+			target, err := metadb.Parse(db, data)
+			if err != nil {
+				return usageError{fmt.Errorf("--db: %w", err)}
+			}
+			store, err := metadb.OpenExisting(cmd.Context(), target)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
 			u, err := store.UserByName(cmd.Context(), argv[0])
 			if errors.Is(err, meta.ErrNotFound) {
-				return fmt.Errorf("no account %q in %s", argv[0], data)
+				return fmt.Errorf("no account %q in %s", argv[0], target)
 			}
 			if err != nil {
 				return err
@@ -55,31 +61,6 @@ func (a *app) adminCmd() *cobra.Command {
 		},
 	}
 	user.AddCommand(quota)
-	cmd.AddCommand(user, a.storageCmd(&data))
+	cmd.AddCommand(user, a.storageCmd(&data, &db), a.migrateCmd(&data, &db))
 	return cmd
-}
-
-// parseSize reads sizes like 1048576, 500MB, 10GiB or 1.5TiB.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   float64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
-	}
-	mult := 1.0
-	for _, u := range units {
-		// Longest suffixes come first, so "GiB" is never read as "B".
-		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
-			mult, t = u.mult, strings.TrimSpace(t[:len(t)-len(u.suffix)])
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*mult > 1<<62 {
-		return 0, fmt.Errorf("size %q: want a number with an optional unit such as 500MB or 10GiB", s)
-	}
-	return int64(v * mult), nil
 }

@@ -103,7 +103,8 @@ func (s *storageSetup) restart(t *testing.T, old *serverProc, extra ...string) *
 // admin runs `coffer admin storage SUB` with the server's flags.
 func (s *storageSetup) admin(t *testing.T, sub string, args ...string) result {
 	t.Helper()
-	argv := append([]string{"admin", "--data", s.data, "storage", sub}, s.storeArgs()...)
+	argv := append(append([]string{"admin", "--data", s.data}, testDBArgs(t, s.data)...), "storage", sub)
+	argv = append(argv, s.storeArgs()...)
 	return cli(t, s.env, append(argv, args...)...)
 }
 

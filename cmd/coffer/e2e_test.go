@@ -13,15 +13,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/client"
 	"github.com/coffer-drive/coffer/internal/crypto"
+	"github.com/coffer-drive/coffer/internal/meta/postgres/pgtest"
 	"github.com/coffer-drive/coffer/internal/srp"
 )
 
@@ -77,10 +81,75 @@ func startServer(t *testing.T, extra ...string) *serverProc {
 	return startServerAt(t, filepath.Join(t.TempDir(), "data"), nil, extra...)
 }
 
+// testDBArgs returns the flags that put the metadata of a server on the
+// data folder data in PostgreSQL when the tests run with
+// COFFER_TEST_DB=postgres: a fresh schema per data folder, whose URL is
+// kept in a file beside the folder so that a restarted server, and the
+// operator commands, find the same database. On SQLite it returns nil.
+func testDBArgs(t *testing.T, data string) []string {
+	t.Helper()
+	if os.Getenv("COFFER_TEST_DB") != "postgres" {
+		return nil
+	}
+	file := filepath.Clean(data) + ".db-url"
+	if b, err := os.ReadFile(file); err == nil {
+		return []string{"--db", string(b)}
+	}
+	url := pgtest.URL(t)
+	if err := os.WriteFile(file, []byte(url), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--db", url}
+}
+
+// dbHaystack returns every value stored in the PostgreSQL schema of the
+// server on data, concatenated, for the zero-knowledge search; nil on
+// SQLite, whose database file is in the data folder.
+func dbHaystack(t *testing.T, data string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Clean(data) + ".db-url")
+	if err != nil {
+		return nil
+	}
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hay []byte
+	for _, table := range tables {
+		rows, err := conn.Query(ctx, `SELECT * FROM `+pgx.Identifier{table}.Sanitize())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			for _, raw := range rows.RawValues() {
+				hay = append(hay, raw...)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hay
+}
+
 // startServerAt starts `coffer serve` on the data folder data (which may
 // hold a previous server's data), with env added to the environment.
 func startServerAt(t *testing.T, data string, env map[string]string, extra ...string) *serverProc {
 	t.Helper()
+	if !slices.Contains(extra, "--db") {
+		extra = append(testDBArgs(t, data), extra...)
+	}
 	cmd := exec.Command(coffer, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "debug"}, extra...)...)
 	if env != nil {
 		cmd.Env = os.Environ()
@@ -377,6 +446,9 @@ func TestCLIAccountJourney(t *testing.T) {
 		}
 		return nil
 	})
+	if db := dbHaystack(t, srv.data); db != nil {
+		haystacks[srv.data+" (PostgreSQL)"] = db
+	}
 	if len(haystacks) < 2 {
 		t.Fatalf("found nothing to search in %s", srv.data)
 	}

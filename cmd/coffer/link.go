@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-drive/coffer/internal/bytesize"
 	"github.com/coffer-drive/coffer/internal/client"
 )
 
@@ -57,7 +58,7 @@ func (a *app) linkCreateCmd() *cobra.Command {
 				opt.Expires = d
 			}
 			if maxSize != "" {
-				n, err := parseSize(maxSize)
+				n, err := bytesize.Parse(maxSize)
 				if err != nil {
 					return usageError{fmt.Errorf("--max-size: %w", err)}
 				}

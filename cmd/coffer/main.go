@@ -98,6 +98,7 @@ COFFER_CONFIG_DIR (where the session is kept).`,
 		a.shareCmd(),
 		a.sharedCmd(),
 		a.linkCmd(),
+		a.syncCmd(),
 		a.adminCmd(),
 	)
 	return root

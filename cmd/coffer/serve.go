@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-drive/coffer/internal/bytesize"
 	"github.com/coffer-drive/coffer/internal/server"
 )
 
@@ -22,6 +23,7 @@ func (a *app) serveCmd() *cobra.Command {
 		sessionIdle time.Duration
 		sessionMax  time.Duration
 		proxies     []string
+		configFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -31,8 +33,33 @@ its blocks in files, all under --data, and listens on 127.0.0.1:8080.
 
 Give --tls-cert and --tls-key to serve HTTPS; put Coffer behind TLS whenever
 it is reachable from other machines. SIGINT or SIGTERM shuts it down
-gracefully. GET /healthz answers 200 when it is ready.`,
+gracefully.
+
+Every flag may also come from the environment, as COFFER_ and the flag's
+name in capitals with dashes as underscores (COFFER_DB, COFFER_LISTEN,
+COFFER_TLS_CERT; repeatable flags such as COFFER_STORE take values
+separated by commas), or from the YAML file given with --config, whose keys
+are the flag names:
+
+    listen: 0.0.0.0:8443
+    db: postgres://coffer@db.internal/coffer
+    store: [s3://blocks-a?endpoint=https://a.example, s3://blocks-b?endpoint=https://b.example]
+    session-idle: 720h
+
+The command line wins over the environment, which wins over the file.
+
+The server listens only once it has started, so GET /healthz (liveness)
+answers 200 as soon as it is up, whether or not its dependencies are.
+GET /readyz (readiness) answers 200 while the metadata database answers
+and a write quorum of block locations is reachable, else 503 saying which
+is not. With --metrics-listen, Prometheus metrics are served apart from
+the API.`,
 		Args: args(0, 0),
+		// Before RunE reads any flag: the file and the environment fill
+		// in what the command line left out.
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyConfig(cmd.Flags(), configFile, a.getenv)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
@@ -64,7 +91,7 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 			sf.cfg.RepairInterval, sf.cfg.ScrubInterval = cfg.Storage.RepairInterval, cfg.Storage.ScrubInterval
 			cfg.Storage = sf.cfg
 			if scrubRate != "" {
-				rate, err := parseSize(scrubRate)
+				rate, err := bytesize.Parse(scrubRate)
 				if err != nil || rate <= 0 {
 					return usageError{fmt.Errorf("--scrub-rate %q: want a size per second such as 16MiB", scrubRate)}
 				}
@@ -80,7 +107,9 @@ gracefully. GET /healthz answers 200 when it is ready.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&configFile, configFlag, "", "read flags from this YAML file, keys being flag names (the environment's COFFER_* variables and the command line win over it)")
 	f.StringVar(&cfg.DataDir, "data", "./coffer-data", "folder for the metadata database and blocks")
+	f.StringVar(&cfg.DB, "db", "", "metadata database: postgres://… or sqlite:///path (default: meta.db in --data)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")

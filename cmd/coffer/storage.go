@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,8 +13,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/coffer-drive/coffer/internal/blob/replicated"
+	"github.com/coffer-drive/coffer/internal/bytesize"
 	"github.com/coffer-drive/coffer/internal/client"
-	"github.com/coffer-drive/coffer/internal/meta/sqlite"
+	"github.com/coffer-drive/coffer/internal/meta/metadb"
 	"github.com/coffer-drive/coffer/internal/server"
 )
 
@@ -34,14 +33,14 @@ func (sf *storageFlags) bind(f *pflag.FlagSet) {
 	f.DurationVar(&sf.cfg.Timeout, "store-timeout", 30*time.Second, "give up on a call to a block location after this long")
 }
 
-func (a *app) storageCmd(data *string) *cobra.Command {
+func (a *app) storageCmd(data, db *string) *cobra.Command {
 	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "storage",
 		Short: "Check and repair the block locations",
-		Long: `Check and repair the block locations. Give the same --data, --store,
---replicas, --write-quorum and --erasure flags as to coffer serve. These
-commands may run while the server runs.`,
+		Long: `Check and repair the block locations. Give the same --data, --db,
+--store, --replicas, --write-quorum and --erasure flags as to coffer
+serve. These commands may run while the server runs.`,
 	}
 	sf.bind(cmd.PersistentFlags())
 
@@ -51,7 +50,7 @@ commands may run while the server runs.`,
 		Short: "Show, per location, whether it is reachable and what it holds and lacks",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withStorage(cmd.Context(), *data, sf.cfg, func(ctx context.Context, s *replicated.Store) error {
+			return a.withStorage(cmd.Context(), *data, *db, sf.cfg, func(ctx context.Context, s *replicated.Store) error {
 				st, err := s.Status(ctx)
 				if err != nil {
 					return err
@@ -72,7 +71,7 @@ commands may run while the server runs.`,
 		Short: "Bring every block back to its policy now: copy what is missing, delete what is unneeded",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withStorage(cmd.Context(), *data, sf.cfg, func(ctx context.Context, s *replicated.Store) error {
+			return a.withStorage(cmd.Context(), *data, *db, sf.cfg, func(ctx context.Context, s *replicated.Store) error {
 				rep, err := s.Repair(ctx)
 				if err != nil {
 					return err
@@ -115,11 +114,11 @@ commands may run while the server runs.`,
 			var rate int64
 			if rateFlag != "" {
 				var err error
-				if rate, err = parseSize(rateFlag); err != nil {
+				if rate, err = bytesize.Parse(rateFlag); err != nil {
 					return usageError{fmt.Errorf("--rate: %w", err)}
 				}
 			}
-			return a.withStorage(cmd.Context(), *data, sf.cfg, func(ctx context.Context, s *replicated.Store) error {
+			return a.withStorage(cmd.Context(), *data, *db, sf.cfg, func(ctx context.Context, s *replicated.Store) error {
 				rep, err := s.Scrub(ctx, replicated.ScrubOptions{Rate: rate})
 				if err != nil {
 					return err
@@ -162,18 +161,18 @@ commands may run while the server runs.`,
 	return cmd
 }
 
-// withStorage opens the metadata store and the block locations for an
-// operator command.
-func (a *app) withStorage(ctx context.Context, data string, cfg server.StorageConfig, fn func(context.Context, *replicated.Store) error) error {
-	dbPath := filepath.Join(data, "meta.db")
+// withStorage opens the metadata store (db, or the embedded database in
+// data) and the block locations for an operator command.
+func (a *app) withStorage(ctx context.Context, data, db string, cfg server.StorageConfig, fn func(context.Context, *replicated.Store) error) error {
+	target, err := metadb.Parse(db, data)
+	if err != nil {
+		return usageError{fmt.Errorf("--db: %w", err)}
+	}
 	// Never a new, empty database: against it every block would look
 	// unneeded.
-	if _, err := os.Stat(dbPath); err != nil {
-		return fmt.Errorf("no metadata at %s: give the server's --data", dbPath)
-	}
-	store, err := sqlite.Open(ctx, dbPath)
+	store, err := metadb.OpenExisting(ctx, target)
 	if err != nil {
-		return fmt.Errorf("open metadata in %s: %w", data, err)
+		return err // it names the database
 	}
 	defer store.Close()
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -16,7 +16,8 @@ const Version = 1
 
 // Paths of the endpoints.
 const (
-	PathHealth        = "/healthz"
+	PathHealth        = "/healthz" // liveness: the process serves
+	PathReady         = "/readyz"  // readiness: the database and a write quorum of block locations answer
 	PathInfo          = "/v1/info"
 	PathSignup        = "/v1/signup"
 	PathLoginStart    = "/v1/login/start"
@@ -31,6 +32,10 @@ const (
 	PathRecoverUnlock = "/v1/recover/unlock"
 	PathRecoverFinish = "/v1/recover/finish"
 	PathUserBundle    = "/v1/users/{name}/bundle"
+	// PathEvents is the caller's volume's history of changes: GET with
+	// ?since=N (the cursor) and ?wait=S (seconds to long-poll, at most
+	// MaxEventsWait); without since, only the cursor of the head.
+	PathEvents = "/v1/events"
 )
 
 // MaxBodyBytes bounds every JSON request body.
@@ -49,6 +54,10 @@ const (
 	CodeTooLarge        = "too_large"
 	CodeUnsupported     = "unsupported_media_type"
 	CodeInternal        = "internal"
+	// CodeCursorExpired (410 Gone) means the history no longer holds
+	// every change after the cursor given: the client must rescan its
+	// whole tree, then follow the head cursor it took before the scan.
+	CodeCursorExpired = "cursor_expired"
 )
 
 // ErrorBody is the shape of every error response.
@@ -261,4 +270,55 @@ func CheckUserName(name string) error {
 		}
 	}
 	return nil
+}
+
+// Event kinds, in Event.Kind.
+const (
+	EventCreate   = "create"   // a node was created
+	EventRevision = "revision" // a file got a new head revision (its record may also move it)
+	EventUpdate   = "update"   // a record was replaced: rename, move, old revision made head, key rotation
+	EventTrash    = "trash"    // a node went to the trash, with its subtree
+	EventRestore  = "restore"  // a node came back from the trash
+	EventDelete   = "delete"   // a trashed node was deleted for good, with its subtree
+	EventShare    = "share"    // the share on the node was created, changed, answered or deleted
+)
+
+// Limits of the events feed.
+const (
+	// MaxEventsPage bounds the events of one answer; More says there are
+	// others after them.
+	MaxEventsPage = 1000
+	// MaxEventsWait bounds a long-poll, in seconds.
+	MaxEventsWait = 60
+)
+
+// Event is one change in a volume, numbered by Seq: 1, 2, 3, ... in the
+// order the server committed them. It is a hint of where to look, not a
+// record to trust: the server chose it, and a client verifies the nodes
+// it names as it does any other.
+type Event struct {
+	Seq  uint64 `json:"seq"`
+	Kind string `json:"kind"`
+	Node []byte `json:"node"`
+	// Parent is the node's parent after the change; for a delete the
+	// last one it had.
+	Parent []byte `json:"parent,omitempty"`
+	// OldParent is the parent before a move (update or revision).
+	OldParent []byte `json:"old_parent,omitempty"`
+	// Version is the node's record version after the change; 0 once it
+	// is gone.
+	Version uint64    `json:"version"`
+	Time    time.Time `json:"time"`
+}
+
+// EventsResponse answers GET /v1/events.
+type EventsResponse struct {
+	Volume []byte  `json:"volume"`
+	Events []Event `json:"events"`
+	// Cursor is what to pass as since next time: the Seq of the last
+	// event given, or since itself when there is none (without since,
+	// the volume's head).
+	Cursor uint64 `json:"cursor"`
+	// More says the page was full: ask again at once for the rest.
+	More bool `json:"more"`
 }

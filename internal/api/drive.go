@@ -75,6 +75,22 @@ type Revision struct {
 	Signature        []byte    `json:"signature"`
 	Size             int64     `json:"size,omitempty"`      // ciphertext bytes, set by the server
 	CreatedAt        time.Time `json:"created_at,omitzero"` // set by the server
+
+	// Origins are the earlier revisions of the file whose blocks this one
+	// re-uses, and BlockOrigins names, per block, the revision that
+	// sealed it: 0 for this one, j for Origins[j-1] (docs/crypto.md
+	// 12.6). Both are empty for a revision that re-uses nothing. The
+	// server stores them as they come (it can check only their shape);
+	// the signed record covers them.
+	Origins      []Origin `json:"origins,omitempty"`
+	BlockOrigins []uint32 `json:"block_origins,omitempty"`
+}
+
+// Origin is an earlier revision whose blocks a revision re-uses: its ID,
+// and its content key sealed under the re-using revision's.
+type Origin struct {
+	Revision  []byte `json:"revision"`
+	SealedKey []byte `json:"sealed_key"`
 }
 
 // VolumeResponse is the caller's drive: GET /v1/volume.

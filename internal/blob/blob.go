@@ -189,6 +189,23 @@ func VerifyReader(ctx context.Context, id ID, rc io.ReadCloser) io.ReadCloser {
 	return &verifier{ctx: ctx, id: id, rc: rc, h: sha256.New()}
 }
 
+// WithSize gives rc a Size method returning size, the number of bytes the
+// store holds for the block, so that a reader can size its buffer (and a
+// server its Content-Length) without a Stat. Implementations wrap what Get
+// returns in it when the size comes free with the read: a file's fstat,
+// an S3 GET's Content-Length.
+func WithSize(rc io.ReadCloser, size int64) io.ReadCloser {
+	return sized{rc, size}
+}
+
+type sized struct {
+	io.ReadCloser
+	size int64
+}
+
+// Size returns the number of bytes the store holds for the block.
+func (s sized) Size() int64 { return s.size }
+
 // RawReader wraps rc, the stored bytes of block id, as VerifyReader does
 // but without checking them: for a store opened unchecked, whose caller
 // checks what it reads. Errors but io.EOF are wrapped with the block's ID,

@@ -277,9 +277,12 @@ func (d *Drive) stream(ctx context.Context, e *Entry, w io.Writer, progress func
 	if err != nil {
 		return fmt.Errorf("%s: %w", e.path, tampered(err))
 	}
-	opener, err := crypto.NewBlockSealer(ck, e.vol, e.ID, r.ID)
+	// Each block opens under the key of the revision that sealed it:
+	// this one, or an earlier one whose block it re-uses (docs/crypto.md
+	// 12.6), whose key the record carries.
+	opener, err := crypto.NewRevisionOpener(ck, revisionRecord(r))
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", e.path, tampered(err))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -353,7 +356,7 @@ func allZero(b []byte) bool {
 
 // fetchBlock downloads block i, checks it hashes to the ID the signed
 // manifest names, and opens it with its index and last-block flag bound.
-func (d *Drive) fetchBlock(ctx context.Context, e *Entry, opener *crypto.BlockSealer, id []byte, i int, last bool) ([]byte, error) {
+func (d *Drive) fetchBlock(ctx context.Context, e *Entry, opener *crypto.RevisionOpener, id []byte, i int, last bool) ([]byte, error) {
 	// Size the buffer for this block: a small file's only block is small,
 	// and zeroing 4 MiB for each of thousands of them costs more than the
 	// download.

@@ -165,7 +165,9 @@ func (c *Client) Drive(ctx context.Context) (*Drive, error) {
 		if known != nil {
 			return nil, fmt.Errorf("the server says this account has no drive, but this device has seen drive %s: %w", b64(known), ErrTampered)
 		}
-		if err := d.create(ctx); err != nil {
+		// Another device of the account may create it at the same
+		// moment: then its drive is the one, read as any other.
+		if err := d.create(ctx); err != nil && !IsConflict(err) {
 			return nil, err
 		}
 		err = acc.t.do(ctx, http.MethodGet, api.PathVolume, nil, &vr)
@@ -562,14 +564,20 @@ func checkBlockIDs(r *api.Revision) error {
 	return nil
 }
 
+// revisionRecord is the crypto record of a wire revision, its origins
+// (docs/crypto.md 12.6) included as the server sent them: the record's
+// rules, then its digest or signature, judge them.
 func revisionRecord(r *api.Revision) *crypto.RevisionRecord {
 	rr := &crypto.RevisionRecord{
 		Volume: r.Volume, Node: r.Node, Revision: r.ID, Seq: r.Seq,
 		SealedContentKey: r.SealedContentKey, SealedAttrs: r.SealedAttrs, Author: r.Author,
-		Blocks: make([][32]byte, len(r.Blocks)),
+		Blocks: make([][32]byte, len(r.Blocks)), BlockOrigins: r.BlockOrigins,
 	}
 	for i, b := range r.Blocks {
 		copy(rr.Blocks[i][:], b)
+	}
+	for _, o := range r.Origins {
+		rr.Origins = append(rr.Origins, crypto.Origin{Revision: o.Revision, SealedKey: o.SealedKey})
 	}
 	return rr
 }
@@ -907,6 +915,8 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	// MoveEntry checks these too; here they come before the destination
+	// is looked at, so the refusal names the real problem.
 	if err := d.writable(e, "move "+e.path); err != nil {
 		return err
 	}
@@ -920,14 +930,39 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	_, err = d.MoveEntry(ctx, e, parent, name)
+	return err
+}
+
+// MoveEntry renames and/or moves e to name in folder parent, if e's
+// record is still the one e holds (else a conflict, see IsConflict), and
+// returns the moved entry.
+func (d *Drive) MoveEntry(ctx context.Context, e, parent *Entry, name string) (*Entry, error) {
+	moved, err := d.moveEntry(ctx, e, parent, name)
+	if err != nil {
+		return nil, err
+	}
+	return moved, d.seen.save()
+}
+
+func (d *Drive) moveEntry(ctx context.Context, e, parent *Entry, name string) (*Entry, error) {
+	if err := d.writable(e, "move "+e.path); err != nil {
+		return nil, err
+	}
+	if e.Parent == nil {
+		return nil, errors.New("the root cannot be moved")
+	}
+	if isShareRoot(e) {
+		return nil, fmt.Errorf("%s is shared with you by %s; only they can rename or move it", e.path, e.via.share.Owner)
+	}
 	if err := d.writable(parent, "move into "+parent.path); err != nil {
-		return err
+		return nil, err
 	}
 	if string(parent.vol) != string(e.vol) {
-		return fmt.Errorf("cannot move %s to %s: they are in different drives (copy it instead)", e.path, parent.path)
+		return nil, fmt.Errorf("cannot move %s to %s: they are in different drives (copy it instead)", e.path, parent.path)
 	}
 	if parent == d.root && name == SharedDir {
-		return fmt.Errorf("/%s is where what others share with you appears; choose another name", SharedDir)
+		return nil, fmt.Errorf("/%s is where what others share with you appears; choose another name", SharedDir)
 	}
 	// Moving between places with different writers (into or out of a
 	// share with editors): records signed by someone who may not write
@@ -935,50 +970,54 @@ func (d *Drive) Move(ctx context.Context, src, dst string) error {
 	// would stop verifying there.
 	from, err := d.Resolve(ctx, path.Dir(e.path))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !sameWriters(from.writers, parent.writers) {
 		if err := d.resignFor(ctx, e, d.placeOf(parent, e.ID).writers); err != nil {
-			return fmt.Errorf("move %s: sign again what others wrote in it: %w", e.path, err)
+			return nil, fmt.Errorf("move %s: sign again what others wrote in it: %w", e.path, err)
 		}
 	}
 	for p := parent; ; {
 		if string(p.ID) == string(e.ID) {
-			return fmt.Errorf("cannot move %s into itself", e.path)
+			return nil, fmt.Errorf("cannot move %s into itself", e.path)
 		}
 		if p.Parent == nil {
 			break
 		}
 		if p, err = d.Resolve(ctx, path.Dir(p.path)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	pk, err := parent.nodeKeys()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec, err := api.RecordOf(&e.Record)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ref := crypto.NodeRef{Volume: parent.vol, Parent: parent.ID, Node: e.ID}
 	if rec.SealedName, err = crypto.SealName(pk, ref, name); err != nil {
-		return err
+		return nil, err
 	}
 	if rec.SealedKey, err = crypto.WrapNodeKey(pk, ref, e.key); err != nil {
-		return err
+		return nil, err
 	}
 	rec.Parent, rec.NameHash, rec.Version = parent.ID, crypto.NameHash(pk, name), e.Record.Version+1
 	wire, err := d.sign(rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req := api.UpdateNodeRequest{Node: wire, ExpectVersion: e.Record.Version}
 	if err := d.acc.t.do(ctx, http.MethodPut, "/v1/nodes/"+b64(e.ID), req, nil); err != nil {
-		return fmt.Errorf("move %s to %s: %w", e.path, path.Join(parent.path, name), err)
+		return nil, fmt.Errorf("move %s to %s: %w", e.path, path.Join(parent.path, name), err)
 	}
 	d.seen.record(e.ID, rec.Version, d.fingerprint(rec, wire.Signature))
-	return d.seen.save()
+	moved := *e
+	moved.Parent, moved.Name, moved.Record, moved.Author = parent.ID, name, wire, rec.Author
+	moved.path = path.Join(parent.path, name)
+	d.inherit(&moved, parent)
+	return &moved, nil
 }
 
 // fingerprint is the seen-versions fingerprint of a record this account signed.

@@ -619,7 +619,7 @@ func (s *LinkSession) putOne(ctx context.Context, u *uploader, folder *Entry, lo
 	}
 	size := info.Size()
 	ids := make([][32]byte, (size+crypto.BlockSize-1)/crypto.BlockSize)
-	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids, nil, func(int, [32]byte) {})
+	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids, nil, func(int, [32]byte) {}, nil)
 	if err != nil {
 		return err
 	}

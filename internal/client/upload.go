@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/crypto"
@@ -31,6 +32,22 @@ type PutOptions struct {
 	Progress func(total int64)
 	// Warn, if set, receives notices about skipped local files.
 	Warn func(msg string)
+	// Base, when a file is overwritten, describes the content the caller
+	// believes is the file's current head (HashBlocks of it). If the head
+	// is indeed that content (same whole-file SHA-256 and block count),
+	// the blocks of the new content whose plaintext equals the head's at
+	// the same index, with the same last flag, are not uploaded again:
+	// the new revision references them (docs/crypto.md 12.6). The server
+	// then sees which 4 MiB blocks of the file the edit left unchanged.
+	// Nothing is re-used from a head written before the file's key was
+	// last rotated.
+	Base *BlockHashes
+	// Uploaded, if set, is called once each new revision of a file that
+	// went up block by block (every overwrite, and new files above 1 MiB)
+	// is committed, with its content's BlockHashes: what Base should say
+	// about it next time. (The content of a smaller new file is its only
+	// block: its Blocks are its Whole.)
+	Uploaded func(BlockHashes)
 }
 
 // Upload tuning. Memory stays bounded whatever the file size: about
@@ -54,6 +71,9 @@ type batch struct {
 	// shared is a folder of another account's share the items go to (a
 	// batch goes to one drive), nil in the account's own.
 	shared *Entry
+	// files are the new files among items, as entries that hold what
+	// was committed once the batch is sent.
+	files []*Entry
 }
 
 // Put uploads local files and folders to remote. If remote is an existing
@@ -118,6 +138,9 @@ type uploader struct {
 	total int64
 	// listed caches the children of existing remote folders.
 	listed map[string]map[string]*Entry
+	// committed, if set, is told of the new small files each flush
+	// committed.
+	committed func([]*Entry)
 }
 
 func (u *uploader) progress(n int) {
@@ -290,13 +313,20 @@ func (u *uploader) newRevision(e *Entry) (rev []byte, ck crypto.ContentKey, seal
 // finishRevision seals the attributes and signs the revision and the
 // node record that makes it head.
 func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, seq uint64, ck crypto.ContentKey, sealedCK []byte, blocks [][32]byte, a crypto.Attrs) (api.Node, api.Revision, error) {
+	return u.finishRevisionReusing(e, rec, rev, seq, ck, sealedCK, blocks, nil, nil, a)
+}
+
+// finishRevisionReusing is finishRevision for a revision that may re-use
+// blocks of earlier ones: origins and blockOrigins as crypto.SealOrigins
+// returns them (nil for none).
+func (u *uploader) finishRevisionReusing(e *Entry, rec *crypto.NodeRecord, rev []byte, seq uint64, ck crypto.ContentKey, sealedCK []byte, blocks [][32]byte, origins []crypto.Origin, blockOrigins []uint32, a crypto.Attrs) (api.Node, api.Revision, error) {
 	sealedAttrs, err := crypto.SealAttrs(ck, e.vol, e.ID, rev, a)
 	if err != nil {
 		return api.Node{}, api.Revision{}, err
 	}
 	rr := &crypto.RevisionRecord{
 		Volume: e.vol, Node: e.ID, Revision: rev, Seq: seq, SealedContentKey: sealedCK,
-		Blocks: blocks, SealedAttrs: sealedAttrs, Author: u.d.acc.Session.User,
+		Origins: origins, Blocks: blocks, BlockOrigins: blockOrigins, SealedAttrs: sealedAttrs, Author: u.d.acc.Session.User,
 	}
 	rsig, err := rr.Sign(u.d.acc.Keys)
 	if err != nil {
@@ -307,9 +337,13 @@ func (u *uploader) finishRevision(e *Entry, rec *crypto.NodeRecord, rev []byte, 
 	if err != nil {
 		return api.Node{}, api.Revision{}, err
 	}
-	ar := api.Revision{ID: rev, Node: e.ID, Volume: e.vol, Seq: seq, SealedContentKey: sealedCK, SealedAttrs: sealedAttrs, Author: rr.Author, Signature: rsig}
+	ar := api.Revision{ID: rev, Node: e.ID, Volume: e.vol, Seq: seq, SealedContentKey: sealedCK, SealedAttrs: sealedAttrs, Author: rr.Author, Signature: rsig,
+		BlockOrigins: blockOrigins}
 	for _, b := range blocks {
 		ar.Blocks = append(ar.Blocks, append([]byte(nil), b[:]...))
+	}
+	for _, o := range origins {
+		ar.Origins = append(ar.Origins, api.Origin{Revision: o.Revision, SealedKey: o.SealedKey})
 	}
 	return wire, ar, nil
 }
@@ -328,6 +362,11 @@ func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo,
 	if int64(len(data)) != info.Size() {
 		return fmt.Errorf("%s changed while being read; run the upload again", local)
 	}
+	return u.putSmallData(ctx, data, info.ModTime(), parent, name)
+}
+
+// putSmallData seals a small new file's content and adds it to the batch.
+func (u *uploader) putSmallData(ctx context.Context, data []byte, modTime time.Time, parent *Entry, name string) error {
 	e, rec, err := u.d.newChild(parent, name, crypto.KindFile)
 	if err != nil {
 		return err
@@ -360,12 +399,14 @@ func (u *uploader) putSmall(ctx context.Context, local string, info fs.FileInfo,
 		u.b.blocks.Write(blk)
 		u.b.nblock++
 	}
-	a := crypto.Attrs{Size: uint64(len(data)), ModTime: info.ModTime().UnixNano(), SHA256: sha256.Sum256(data)}
+	a := crypto.Attrs{Size: uint64(len(data)), ModTime: modTime.UnixNano(), SHA256: sha256.Sum256(data)}
 	wire, ar, err := u.finishRevision(e, rec, rev, 1, ck, sealedCK, blocks, a)
 	if err != nil {
 		return err
 	}
 	u.b.items = append(u.b.items, api.NewNode{Node: wire, Revision: &ar})
+	e.Record, e.Head, e.Attrs = wire, &ar, a
+	u.b.files = append(u.b.files, e)
 	u.d.seen.record(e.ID, 1, u.d.fingerprint(rec, wire.Signature))
 	u.progress(len(data))
 	return u.maybeFlush(ctx)
@@ -401,9 +442,13 @@ func (u *uploader) flush(ctx context.Context) error {
 			return fmt.Errorf("upload: %w", err)
 		}
 	}
+	if u.committed != nil {
+		u.committed(b.files)
+	}
 	b.blocks.Reset()
 	b.nblock = 0
 	b.items = b.items[:0]
+	b.files = b.files[:0]
 	return nil
 }
 
@@ -518,7 +563,16 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	size := info.Size()
 	n := int((size + crypto.BlockSize - 1) / crypto.BlockSize)
 	ids := make([][32]byte, n)
-	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids, reuse, st.uploaded)
+	// Blocks of the head this revision replaces that it may re-use.
+	var base *reuseBase
+	if old != nil {
+		var why string
+		if base, why = u.d.reuseBase(old, u.opt.Base); why != "" {
+			u.warn("%s", why)
+		}
+	}
+	plan := newReusePlan(base, u.opt.Uploaded != nil, n)
+	sum, err := u.sendBlocks(ctx, f, local, size, sealer, ids, reuse, st.uploaded, plan)
 	if err != nil {
 		_ = st.save()
 		return err
@@ -526,8 +580,12 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	if st, err := f.Stat(); err != nil || st.Size() != size || !st.ModTime().Equal(info.ModTime()) {
 		return fmt.Errorf("%s changed while being uploaded; run the upload again", local)
 	}
+	origins, blockOrigins, err := plan.origins(e, rev, ck)
+	if err != nil {
+		return err
+	}
 	a := crypto.Attrs{Size: uint64(size), ModTime: info.ModTime().UnixNano(), SHA256: sum}
-	wire, ar, err := u.finishRevision(e, rec, rev, seq, ck, sealedCK, ids, a)
+	wire, ar, err := u.finishRevisionReusing(e, rec, rev, seq, ck, sealedCK, ids, origins, blockOrigins, a)
 	if err != nil {
 		return err
 	}
@@ -542,6 +600,9 @@ func (u *uploader) putLarge(ctx context.Context, local string, parent *Entry, na
 	}
 	st.remove()
 	u.d.seen.record(e.ID, rec.Version, u.d.fingerprint(rec, wire.Signature))
+	if u.opt.Uploaded != nil {
+		u.opt.Uploaded(BlockHashes{Whole: sum, Blocks: plan.hashes})
+	}
 	return nil
 }
 
@@ -619,8 +680,10 @@ type blockJob struct {
 // workers that seal and upload them. It returns the plaintext SHA-256.
 //
 // Blocks in reuse are already on the server and are only read (for the
-// hash); every block sent is reported to uploaded.
-func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, size int64, sealer *crypto.BlockSealer, ids [][32]byte, reuse map[int][32]byte, uploaded func(int, [32]byte)) ([32]byte, error) {
+// hash); every block sent is reported to uploaded. plan hashes each
+// block's plaintext if it is asked to, and takes the blocks that the head
+// being replaced holds already (docs/crypto.md 12.6): those are not sent.
+func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, size int64, sealer *crypto.BlockSealer, ids [][32]byte, reuse map[int][32]byte, uploaded func(int, [32]byte), plan *reusePlan) ([32]byte, error) {
 	var sum [32]byte
 	// Requests in flight run on the caller's context and finish even after
 	// another block failed, so every block the server stored is recorded
@@ -642,7 +705,13 @@ func (u *uploader) sendBlocks(ctx context.Context, f *os.File, local string, siz
 					free <- j.buf
 					continue
 				}
+				plan.note(j.index, j.buf[:j.n])
 				if id, ok := reuse[j.index]; ok {
+					ids[j.index] = id
+					free <- j.buf
+					continue
+				}
+				if id, ok := plan.take(j.index, j.n, j.last); ok {
 					ids[j.index] = id
 					free <- j.buf
 					continue

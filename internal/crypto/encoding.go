@@ -42,6 +42,7 @@ const (
 	labelRevision   = "coffer/v1/revision"    // signature over a revision record
 
 	labelRevisionDigest = "coffer/v1/revision-digest" // hash of a revision record, bound into its file's node record
+	labelOriginKey      = "coffer/v1/origin-key"      // AD of an earlier revision's content key sealed under a revision that re-uses its blocks
 
 	// Sharing (docs/crypto.md section 13).
 	labelShareList     = "coffer/v1/share-list"      // signature over a share's member list

@@ -241,36 +241,133 @@ func FuzzRevisionRecordVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// A record that re-uses a block (version 0x02), signed too.
+	reusing := *genuine
+	reusing.Origins = []Origin{{Revision: tf.rev2, SealedKey: make([]byte, SealedOriginKeySize)}}
+	reusing.BlockOrigins = []uint32{1, 0}
+	rsig, err := reusing.Sign(tf.alice.keys)
+	if err != nil {
+		f.Fatal(err)
+	}
 	pub := tf.alice.keys.IdentityPublic()
-	f.Add(genuine.Volume, genuine.Node, genuine.Revision, uint64(1), genuine.SealedContentKey, []byte{1, 2}, genuine.SealedAttrs, "alice")
-	f.Add([]byte{}, []byte{}, []byte{}, uint64(0), []byte{}, []byte{}, []byte{}, "")
-	f.Fuzz(func(t *testing.T, vol, node, rev []byte, seq uint64, sck, blockBytes, sa []byte, author string) {
+	f.Add(genuine.Volume, genuine.Node, genuine.Revision, uint64(1), genuine.SealedContentKey, []byte{1, 2}, genuine.SealedAttrs, "alice", []byte{}, []byte{})
+	f.Add([]byte{}, []byte{}, []byte{}, uint64(0), []byte{}, []byte{}, []byte{}, "", []byte{}, []byte{})
+	f.Add(genuine.Volume, genuine.Node, genuine.Revision, uint64(1), genuine.SealedContentKey, []byte{1, 2}, genuine.SealedAttrs, "alice", []byte{2}, []byte{1, 0})
+	f.Add(genuine.Volume, genuine.Node, genuine.Revision, uint64(1), genuine.SealedContentKey, []byte{1, 2}, genuine.SealedAttrs, "alice", []byte{2, 3}, []byte{1, 2})
+	// origins: one origin per byte b, with ID tf.rev2 if b = 2, the
+	// revision's own ID if b = 1, else 16 bytes b; its sealed key is
+	// zeros, SealedOriginKeySize long unless b = 0. blockOrigins: one
+	// origin index per byte.
+	f.Fuzz(func(t *testing.T, vol, node, rev []byte, seq uint64, sck, blockBytes, sa []byte, author string, origins, blockOrigins []byte) {
 		var blocks [][32]byte
 		for _, b := range blockBytes {
 			blocks = append(blocks, [32]byte{b})
 		}
 		r := &RevisionRecord{Volume: vol, Node: node, Revision: rev, Seq: seq, SealedContentKey: sck,
 			Blocks: blocks, SealedAttrs: sa, Author: author}
+		for _, b := range origins {
+			o := Origin{Revision: bytes.Repeat([]byte{b}, IDSize), SealedKey: make([]byte, SealedOriginKeySize)}
+			switch b {
+			case 0:
+				o.SealedKey = o.SealedKey[:1]
+			case 1:
+				o.Revision = rev
+			case 2:
+				o.Revision = tf.rev2
+			}
+			r.Origins = append(r.Origins, o)
+		}
+		for _, b := range blockOrigins {
+			r.BlockOrigins = append(r.BlockOrigins, uint32(b))
+		}
 		if (r.Validate() == nil) != (r.Marshal() != nil) {
 			t.Fatal("Marshal and Validate disagree")
 		}
 		if (r.Validate() == nil) != (r.Digest() != [32]byte{}) {
 			t.Fatal("Digest and Validate disagree")
 		}
-		if r.Digest() == genuine.Digest() && !bytes.Equal(r.Marshal(), genuine.Marshal()) {
-			t.Fatal("two records share a digest")
-		}
-		head := &NodeRecord{Volume: tf.volume, Node: tf.file, Revision: tf.rev1, RevisionSeq: 1, RevisionDigest: genuine.Digest()}
-		if r.MatchesHead(head) == nil && !bytes.Equal(r.Marshal(), genuine.Marshal()) {
-			t.Fatal("a revision other than the head matched it")
-		}
-		err := r.Verify(pub, sig)
-		if err == nil {
-			if !bytes.Equal(r.Marshal(), genuine.Marshal()) {
-				t.Fatal("a revision other than the signed one verified")
+		if m := r.Marshal(); m != nil {
+			if (m[0] == revisionRecordVersionReuse) != (len(r.Origins) != 0) {
+				t.Fatal("version byte 0x02 without origins, or origins without it")
 			}
-		} else if !errors.Is(err, ErrBadSignature) {
-			t.Fatalf("error %v does not wrap ErrBadSignature", err)
+			// The decoder gives back exactly this record.
+			p, err := UnmarshalRevisionRecord(m)
+			if err != nil || !bytes.Equal(p.Marshal(), m) || p.Digest() != r.Digest() {
+				t.Fatalf("a valid record does not decode to itself: %v", err)
+			}
+		}
+		for _, g := range []struct {
+			r   *RevisionRecord
+			sig []byte
+		}{{genuine, sig}, {&reusing, rsig}} {
+			if r.Digest() == g.r.Digest() && !bytes.Equal(r.Marshal(), g.r.Marshal()) {
+				t.Fatal("two records share a digest")
+			}
+			head := &NodeRecord{Volume: tf.volume, Node: tf.file, Revision: tf.rev1, RevisionSeq: 1, RevisionDigest: g.r.Digest()}
+			if r.MatchesHead(head) == nil && !bytes.Equal(r.Marshal(), g.r.Marshal()) {
+				t.Fatal("a revision other than the head matched it")
+			}
+			err := r.Verify(pub, g.sig)
+			if err == nil {
+				if !bytes.Equal(r.Marshal(), g.r.Marshal()) {
+					t.Fatal("a revision other than the signed one verified")
+				}
+			} else if !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("error %v does not wrap ErrBadSignature", err)
+			}
+		}
+	})
+}
+
+// FuzzUnmarshalRevisionRecord feeds arbitrary bytes to the decoder of both
+// record versions: it must never panic, must return ErrBadRecord for
+// everything but a valid record's canonical encoding, and a record it
+// returns must re-encode to the same bytes; opening its blocks with some
+// key must fail closed, never panic.
+func FuzzUnmarshalRevisionRecord(f *testing.F) {
+	x, err := newReuseFixture(fuzzTree(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, r := range x.revs {
+		f.Add(r.rec.Marshal())
+	}
+	tampers, err := x.tampers()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tc := range tampers {
+		enc, _ := tc.encoding(x.f.alice.keys)
+		f.Add(enc)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{revisionRecordVersionReuse})
+	ck := x.revs[2].ck
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := UnmarshalRevisionRecord(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadRecord) {
+				t.Fatalf("error %v does not wrap ErrBadRecord", err)
+			}
+			return
+		}
+		if r.Validate() != nil || !bytes.Equal(r.Marshal(), b) {
+			t.Fatal("decoded record is not valid or does not re-encode to its input")
+		}
+		if len(r.Origins) == 0 && r.BlockOrigins != nil {
+			t.Fatal("block origins without origins")
+		}
+		o, err := newRevisionOpener(ck, r, vectorTinyBlockSize)
+		if err != nil {
+			if !errors.Is(err, ErrDecrypt) {
+				t.Fatalf("opener: error %v does not wrap ErrDecrypt", err)
+			}
+			return
+		}
+		for i := range r.Blocks {
+			if _, err := o.Open(nil, b, uint64(i), i == len(r.Blocks)-1); err == nil {
+				t.Fatal("opened a block that is a record")
+			}
 		}
 	})
 }

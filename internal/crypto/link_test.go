@@ -822,3 +822,18 @@ func FuzzOpenLinkPayload(f *testing.F) {
 		}
 	})
 }
+
+// An ID spelled with a leading '-' would be read as a flag by
+// `coffer link rm ID`; without the re-draw, 2,000 IDs would hold one
+// with a probability of 1 - (63/64)^2000, all but certainly.
+func TestNewLinkIDNeverLooksLikeAFlag(t *testing.T) {
+	for i := 0; i < 2000; i++ {
+		id, err := NewLinkID()
+		if err != nil || len(id) != LinkIDSize {
+			t.Fatalf("NewLinkID: %x, %v", id, err)
+		}
+		if s := linkB64.EncodeToString(id); strings.HasPrefix(s, "-") {
+			t.Fatalf("link ID %s begins with '-'", s)
+		}
+	}
+}

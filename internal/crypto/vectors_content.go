@@ -541,6 +541,11 @@ func contentVectors() (obj, error) {
 		mfail("exactly one block's worth with a second block", BlockSize, 2),
 	}
 
+	reuse, err := reuseVectors(f)
+	if err != nil {
+		return nil, err
+	}
+
 	return obj{
 		{"description", "Coffer content: wrapped content keys, Padmé padding, blocks, sealed attributes, signed revision records, the head check and the manifest check (docs/crypto.md section 12). " +
 			"The IDs and node keys are those of tree.json (the file report.pdf and its two revisions)."},
@@ -575,6 +580,22 @@ func contentVectors() (obj, error) {
 				"by its author: the node record's signature verifies, the revision's signature verifies, and the head check refuses it."},
 			{"manifest", "block_count = ceil(size / 4194304) (0 for an empty file); a manifest must list exactly block_count block IDs. " +
 				"last_block_len = size - (block_count - 1) * 4194304 (0 for an empty file)."},
+			{"revision_reuse", "Block re-use (docs/crypto.md section 12.6), with block_size = 64 as in tiny_blocks (the manifest check uses it too). " +
+				"A record with origins is version 0x02: marshaled = 0x02 || LP(volume) || LP(node) || LP(revision) || uint64_be(seq) || LP(sealed_content_key) || " +
+				"uint32_be(k) || k x (LP(origin_revision) || LP(sealed_origin_key)) || uint32_be(n) || n x (block_id (32) || uint32_be(origin)) || " +
+				"LP(sealed_attrs) || LP(author); a record without origins is version 0x01 as in revision_record. " +
+				"sealed_origin_key = 0x01 || nonce (12) || AES-256-GCM(key = this revision's content key, nonce, plaintext = the origin revision's content key, " +
+				"ad = tagged(\"coffer/v1/origin-key\", LP(volume) || LP(node) || LP(revision) || LP(origin_revision))) = 61 bytes. " +
+				"Rules: k >= 1 in version 0x02; origin IDs 16 bytes, distinct, not the revision itself; sealed origin keys 61 bytes; " +
+				"one origin per block, 0 (sealed by this revision) or 1..k; every origin used by a block, origins numbered in the order of their first use. " +
+				"Signature and digest as in revision_record, over the whole encoding. " +
+				"Reading: open the content key under the file's node key, the attributes, and each origin key under the content key; " +
+				"block i (origin j) opens under origin j's key with the AD of the revision that sealed it: " +
+				"tagged(\"coffer/v1/block\", LP(volume) || LP(node) || LP(sealed_by) || uint64_be(i) || uint8(last)), last = (i = n - 1) in this revision. " +
+				"stored_blocks holds every block by ID; each case's sealed_blocks are the blocks that revision sealed itself (its nonces), " +
+				"read gives for each block the revision that sealed it and its AD, and plaintext_hex what the reader must reassemble. " +
+				"Every must_fail record is signed by its author (signature_hex verifies under alice's key over marshaled_hex whenever the record is well formed) " +
+				"and must still be refused: when parsed, or when its keys or blocks are opened, or by the whole-plaintext SHA-256."},
 		}},
 		{"content_key", obj{{"cases", ckCases}, {"must_fail", ckFails}}},
 		{"padme", padCases},
@@ -584,6 +605,7 @@ func contentVectors() (obj, error) {
 		{"revision_record", obj{{"cases", recCases}, {"must_fail", revFails}}},
 		{"head", obj{{"cases", headCases}, {"must_fail", headFails}}},
 		{"manifest", obj{{"cases", manCases}, {"must_fail", manFails}}},
+		{"revision_reuse", reuse},
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -17,7 +18,81 @@ var (
 	// not an active folder of the same volume, a move into the node's own
 	// subtree, restoring a node whose parent is gone, and the like.
 	ErrInvalid = errors.New("invalid tree operation")
+	// ErrCursorExpired means a volume's history no longer holds every
+	// event after the cursor asked for: they were pruned, or the cursor
+	// is ahead of the history (a database restored from an older
+	// backup). The reader must rescan the whole tree.
+	ErrCursorExpired = errors.New("event cursor expired")
 )
+
+// EventKind says what an Event records.
+type EventKind int
+
+// Event kinds. The values are stored: never renumber them.
+const (
+	// EventCreate: a node was created (CreateNodes, a drop through an
+	// upload link).
+	EventCreate EventKind = 1
+	// EventRevision: a file got a new head revision (CommitRevision),
+	// with its new record, which may also rename or move it.
+	EventRevision EventKind = 2
+	// EventUpdate: a node's record was replaced (UpdateNode: rename,
+	// move, an old revision made head; ReplaceRecords: a key rotation).
+	EventUpdate EventKind = 3
+	// EventTrash: a node went to the trash, and its subtree with it;
+	// only the node itself gets the event.
+	EventTrash EventKind = 4
+	// EventRestore: a node came back from the trash.
+	EventRestore EventKind = 5
+	// EventDelete: a trashed node was deleted for good with its subtree
+	// (EmptyTrash). Every node that got an EventTrash and was not
+	// restored gets one, also one trashed inside a trashed folder.
+	EventDelete EventKind = 6
+	// EventShare: the share on the node was created, changed, deleted or
+	// answered by a member.
+	EventShare EventKind = 7
+)
+
+// String returns the kind's name in the API: "create", "revision",
+// "update", "trash", "restore", "delete" or "share".
+func (k EventKind) String() string {
+	switch k {
+	case EventCreate:
+		return "create"
+	case EventRevision:
+		return "revision"
+	case EventUpdate:
+		return "update"
+	case EventTrash:
+		return "trash"
+	case EventRestore:
+		return "restore"
+	case EventDelete:
+		return "delete"
+	case EventShare:
+		return "share"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is one change in a volume's history. Seq numbers a volume's
+// events 1, 2, 3, ... in the order their transactions committed: a
+// reader that has seen Seq N never later finds a new event at or below N.
+type Event struct {
+	Seq    uint64
+	Kind   EventKind
+	NodeID []byte
+	// ParentID is the node's parent after the change: for EventDelete
+	// the last one it had; nil for a volume's root.
+	ParentID []byte
+	// OldParentID is the parent before the change when the change moved
+	// the node (EventUpdate, EventRevision); else nil.
+	OldParentID []byte
+	// Version is the node's record version after the change; 0 once the
+	// node is gone (EventDelete).
+	Version   uint64
+	CreatedAt time.Time
+}
 
 // NodeState is where a node is in its life.
 type NodeState int
@@ -81,6 +156,20 @@ type Revision struct {
 	// CommitRevision only; the store does not keep it (the blocks change
 	// hands), and reads return 0.
 	UploaderID int64
+	// Origins and BlockOrigins say which earlier revisions sealed the
+	// blocks this one re-uses (docs/crypto.md 12.6): opaque to the
+	// store, which keeps them as given; both empty for a revision that
+	// re-uses none. A re-used block is one of Blocks like any other: it
+	// must be stored, and stays referenced while this revision exists.
+	Origins      []RevisionOrigin
+	BlockOrigins []uint32
+}
+
+// RevisionOrigin is an earlier revision whose blocks a revision re-uses:
+// its ID and its content key, sealed by the client.
+type RevisionOrigin struct {
+	RevisionID []byte
+	SealedKey  []byte
 }
 
 // NodeUpdate replaces a node's signed record. The fields mirror Node's
@@ -183,7 +272,11 @@ type DriveStore interface {
 	// CommitRevision adds a revision to a file and makes it the head, with
 	// the node's new record, if the node's version is still
 	// u.ExpectVersion (ErrConflict). ownerID is the owner of the
-	// node's volume. Blocks, rev.UploaderID and quota as in CreateNodes.
+	// node's volume. Blocks, rev.UploaderID and quota as in CreateNodes,
+	// except that a revision may also name blocks that another revision
+	// of the same node references (re-used blocks, docs/crypto.md 12.6):
+	// they are ownerID's already, and are neither claimed nor charged
+	// again, whoever commits.
 	// Beyond keep revisions (0: keep all), the oldest non-head ones are
 	// deleted with it.
 	CommitRevision(ctx context.Context, ownerID int64, id []byte, u NodeUpdate, rev *Revision, keep int) error
@@ -206,6 +299,11 @@ type DriveStore interface {
 
 	// TrashNode moves an active node (and so its subtree) to the trash.
 	TrashNode(ctx context.Context, id []byte, now time.Time) error
+	// TrashNodeIf is TrashNode if the node's record version is still
+	// expectVersion (else ErrConflict), checked in the same transaction:
+	// a device that deletes a file it saw must not trash an edit another
+	// device made meanwhile.
+	TrashNodeIf(ctx context.Context, id []byte, expectVersion uint64, now time.Time) error
 	// RestoreNode brings a trashed node back under its parent, which must
 	// be active (ErrInvalid), under a free name (ErrExists).
 	RestoreNode(ctx context.Context, id []byte) error
@@ -242,4 +340,30 @@ type DriveStore interface {
 	Usage(ctx context.Context, ownerID int64) (Usage, error)
 	// SetQuota sets an account's quota in bytes (0: no limit).
 	SetQuota(ctx context.Context, ownerID int64, bytes int64) error
+
+	// Every write above that changes how a node looks to a client
+	// appends events to its volume's history in the same transaction
+	// (see EventKind for which); a write that fails appends none.
+	// CreateVolume appends none: the history starts empty, at 0.
+
+	// Events returns up to limit (> 0, else ErrInvalid) of the volume's
+	// events after since, in order, and head, the volume's latest
+	// sequence number. ErrCursorExpired if an event after since is no
+	// longer kept (see PruneEvents), or if since is above head;
+	// ErrNotFound if there is no such volume.
+	Events(ctx context.Context, volumeID []byte, since uint64, limit int) (events []Event, head uint64, err error)
+	// EventHead returns the volume's latest sequence number (0 before
+	// its first event), or ErrNotFound.
+	EventHead(ctx context.Context, volumeID []byte) (uint64, error)
+	// PruneEvents forgets old events and returns how many went: in each
+	// volume, the events up to the newest one created before olderThan,
+	// but never any of its newest keepPerVolume. What goes is always
+	// the oldest part of a history, so what stays has no gaps.
+	PruneEvents(ctx context.Context, olderThan time.Time, keepPerVolume int) (int, error)
+	// WatchEvents calls fn with a volume's ID after every write through
+	// this store (this process) that appended events to it, once the
+	// write has committed, so that waiting readers can look at once.
+	// fn must not block. Writes through other processes are not seen:
+	// readers must also poll. The returned function stops the calls.
+	WatchEvents(fn func(volumeID []byte)) (stop func())
 }

@@ -157,6 +157,15 @@ type Store interface {
 	// on first use. Every instance sharing the store gets the same value.
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 
+	// AcquireLease takes the lease name for holder until now+ttl, if it
+	// is free, expired or already holder's (then it is renewed), and
+	// reports whether holder has it. Leases let one of several server
+	// processes at a time run a background pass; now comes from the
+	// caller's clock, so ttl must dwarf the skew between machines.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives the lease up if holder has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -124,7 +124,8 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		Name: req.User, CreatedAt: s.now(), Credentials: toMetaCreds(req.Credentials),
 		RecoverySealedKeys: req.RecoverySealedKeys, RecoveryAuthPub: req.RecoveryAuthPub, PublicBundle: req.PublicBundle,
 	}
-	if _, err := s.store.CreateUser(r.Context(), u); err != nil {
+	id, err := s.store.CreateUser(r.Context(), u)
+	if err != nil {
 		if errors.Is(err, meta.ErrExists) {
 			s.writeError(w, r, &httpError{status: http.StatusConflict, code: api.CodeConflict, message: fmt.Sprintf("user name %q is taken", req.User)})
 			return
@@ -132,7 +133,9 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("create user: %w", err))
 		return
 	}
-	s.log.InfoContext(r.Context(), "account created", "user", req.User)
+	// The numeric ID, not the name: names are personal data, and a log
+	// travels further than the database.
+	s.log.InfoContext(r.Context(), "account created", "user_id", id)
 	writeJSON(w, http.StatusCreated, api.Empty{})
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/coffer-drive/coffer/internal/api"
 	"github.com/coffer-drive/coffer/internal/blob"
@@ -67,11 +68,15 @@ func toAPINode(n *meta.Node) api.Node {
 }
 
 func toAPIRevision(r *meta.Revision) *api.Revision {
-	return &api.Revision{
+	out := &api.Revision{
 		ID: r.ID, Node: r.NodeID, Volume: r.VolumeID, Seq: r.Seq, SealedContentKey: r.SealedContentKey,
 		SealedAttrs: r.SealedAttrs, Blocks: r.Blocks, Author: r.Author, Signature: r.Signature,
-		Size: r.Size, CreatedAt: r.CreatedAt.UTC(),
+		Size: r.Size, CreatedAt: r.CreatedAt.UTC(), BlockOrigins: r.BlockOrigins,
 	}
+	for _, o := range r.Origins {
+		out.Origins = append(out.Origins, api.Origin{Revision: o.RevisionID, SealedKey: o.SealedKey})
+	}
+	return out
 }
 
 // checkNode validates the shape of a node record from a client. The author
@@ -136,6 +141,39 @@ func checkRevision(r *api.Revision, n *api.Node) error {
 			return badRequest("block IDs must be 32 bytes")
 		}
 	}
+	return checkOrigins(r)
+}
+
+// checkOrigins checks the shape of a revision's re-used blocks
+// (docs/crypto.md 12.6), which is all the server can check: the origin
+// keys are sealed, and the signed record covers the rest. The origin
+// revisions need not exist any more (older revisions are deleted); their
+// blocks must, as for any block the revision names.
+func checkOrigins(r *api.Revision) error {
+	k := len(r.Origins)
+	switch {
+	case k == 0 && len(r.BlockOrigins) != 0:
+		return badRequest("block origins without origins")
+	case k == 0:
+		return nil
+	case len(r.BlockOrigins) != len(r.Blocks):
+		return badRequest("a revision with origins names one per block")
+	case k > len(r.Blocks):
+		return badRequest("more origins than blocks")
+	}
+	for _, o := range r.Origins {
+		if len(o.Revision) != idSize || string(o.Revision) == string(r.ID) {
+			return badRequest("origin revision IDs must be %d bytes and not the revision's", idSize)
+		}
+		if len(o.SealedKey) == 0 || len(o.SealedKey) > 1024 {
+			return badRequest("sealed origin keys must be 1 to 1024 bytes")
+		}
+	}
+	for _, o := range r.BlockOrigins {
+		if uint64(o) > uint64(k) {
+			return badRequest("a block names an origin the revision does not list")
+		}
+	}
 	return nil
 }
 
@@ -157,10 +195,15 @@ func nonEmpty(b []byte) []byte {
 }
 
 func toMetaRevision(r *api.Revision) *meta.Revision {
-	return &meta.Revision{
+	out := &meta.Revision{
 		ID: r.ID, NodeID: r.Node, VolumeID: r.Volume, Seq: r.Seq, SealedContentKey: r.SealedContentKey,
 		SealedAttrs: r.SealedAttrs, Blocks: r.Blocks, Author: r.Author, Signature: r.Signature,
+		BlockOrigins: r.BlockOrigins,
 	}
+	for _, o := range r.Origins {
+		out.Origins = append(out.Origins, meta.RevisionOrigin{RevisionID: o.Revision, SealedKey: o.SealedKey})
+	}
+	return out
 }
 
 func toUpdate(n *api.Node, expect uint64) meta.NodeUpdate {
@@ -536,6 +579,20 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request, sess *m
 }
 
 func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
+	// ?expect_version=N trashes the node only if its record is still
+	// version N: a syncing device deletes what it saw, not an edit made
+	// since.
+	if v := r.URL.Query().Get("expect_version"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			s.writeError(w, r, badRequest("expect_version must be a positive integer"))
+			return
+		}
+		s.nodeAction(w, r, sess, "move to trash", func(ctx context.Context, id []byte) error {
+			return s.store.TrashNodeIf(ctx, id, n, s.now())
+		})
+		return
+	}
 	s.nodeAction(w, r, sess, "move to trash", func(ctx context.Context, id []byte) error {
 		return s.store.TrashNode(ctx, id, s.now())
 	})

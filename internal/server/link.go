@@ -260,7 +260,9 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, sess *
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(ctx, "link created", "link", linkAuthor(l.ID), "kind", l.Kind, "session", sess.ID)
+	// Never the link's ID: it is half of the link's URL, and a log
+	// travels further than the database.
+	s.log.InfoContext(ctx, "link created", "user_id", sess.UserID, "kind", l.Kind, "session", sess.ID)
 	writeJSON(w, http.StatusCreated, toAPILink(l, s.now()))
 }
 
@@ -387,7 +389,7 @@ func (s *Server) handleRevokeLink(w http.ResponseWriter, r *http.Request, sess *
 		s.writeError(w, r, fmt.Errorf("revoke link: %w", err))
 		return
 	}
-	s.log.InfoContext(ctx, "link revoked", "link", linkAuthor(id), "session", sess.ID)
+	s.log.InfoContext(ctx, "link revoked", "user_id", sess.UserID, "session", sess.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -452,7 +454,7 @@ func (s *Server) handleLinkLoginFinish(w http.ResponseWriter, r *http.Request, l
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(ctx, "link opened", "link", linkAuthor(l.ID))
+	s.log.InfoContext(ctx, "link opened", "owner_id", l.OwnerID, "kind", l.Kind)
 	writeJSON(w, http.StatusOK, api.LinkLoginFinishResponse{
 		M2: m2, Token: tok, Volume: l.VolumeID, Node: l.NodeID, Kind: l.Kind,
 		Payload: l.Payload, ExpiresAt: ls.ExpiresAt.UTC(),

@@ -134,7 +134,7 @@ func (s *Server) handleLoginFinish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(ctx, "login", "user", u.Name, "session", sess.ID)
+	s.log.InfoContext(ctx, "login", "user_id", u.ID, "session", sess.ID)
 	writeJSON(w, http.StatusOK, api.LoginFinishResponse{
 		M2: p.m2, SessionID: sess.ID, Token: tok, DeviceToken: device,
 		SealedKeys: u.SealedKeys, Epoch: u.Epoch, PublicBundle: u.PublicBundle,

@@ -84,7 +84,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, sess *me
 		s.writeError(w, r, fmt.Errorf("replace credentials: %w", err))
 		return
 	}
-	s.log.InfoContext(ctx, "password changed", "user", u.Name)
+	s.log.InfoContext(ctx, "password changed", "user_id", u.ID)
 	writeJSON(w, http.StatusOK, api.Empty{})
 }
 

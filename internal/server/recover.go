@@ -130,6 +130,6 @@ func (s *Server) handleRecoverFinish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("replace credentials: %w", err))
 		return
 	}
-	s.log.InfoContext(ctx, "account recovered", "user", u.Name)
+	s.log.InfoContext(ctx, "account recovered", "user_id", u.ID)
 	writeJSON(w, http.StatusOK, api.Empty{})
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,13 +18,17 @@ import (
 
 	"github.com/coffer-drive/coffer/internal/blob"
 	"github.com/coffer-drive/coffer/internal/blob/replicated"
-	"github.com/coffer-drive/coffer/internal/meta/sqlite"
+	"github.com/coffer-drive/coffer/internal/lease"
+	"github.com/coffer-drive/coffer/internal/meta/metadb"
 )
 
 // Config is what `coffer serve` is started with.
 type Config struct {
-	DataDir string // holds meta.db and, without Storage.Stores, blocks/
-	Listen  string // host:port; port 0 picks a free one
+	DataDir string // holds meta.db (without DB) and blocks/ (without Storage.Stores)
+	// DB is the metadata database URL (see metadb.Parse); empty means the
+	// embedded SQLite database in DataDir.
+	DB     string
+	Listen string // host:port; port 0 picks a free one
 	// Storage says where blocks are kept.
 	Storage StorageConfig
 	// MetricsListen, if set, is the host:port serving Prometheus metrics
@@ -44,13 +47,18 @@ type Config struct {
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
 // accepting, lets requests in flight finish (up to 30 s) and closes the store.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	log = slog.New(withRequestID(log.Handler())) // for the storage's logs too
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "meta.db"))
+	target, err := metadb.Parse(cfg.DB, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	store, err := metadb.Open(ctx, target)
 	if err != nil {
 		return fmt.Errorf("open metadata store: %w", err)
 	}
@@ -63,6 +71,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("open block storage: %w", err)
 	}
 	defer blobs.Close()
+	// Several instances may share the database: the background passes
+	// each run in one of them at a time, under leases kept there.
+	holder := lease.Holder()
 	// The background work stops before the store closes (defers run last
 	// first).
 	bgCtx, stopBG := context.WithCancel(ctx)
@@ -75,14 +86,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			ScrubInterval:  cfg.Storage.ScrubInterval,
 			ScrubRate:      cfg.Storage.ScrubRate,
 			FirstRepair:    10 * time.Second,
+			Leases:         store,
+			Holder:         holder,
 		})
 	}()
 	log.Info("block storage", "locations", len(blobs.Locations()), "policy", blobs.Policy().String())
 
+	cfg.Options.Metrics = reg // served at /metrics with the storage's
 	srv, err := New(ctx, store, blobs, log, cfg.Options)
 	if err != nil {
 		return err
 	}
+	// No WriteTimeout: it would cut block downloads on slow links and
+	// the events feed's long-polls (api.MaxEventsWait).
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -90,6 +106,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	// Long-polls answer at once when the shutdown begins, rather than
+	// holding it up.
+	hs.RegisterOnShutdown(srv.StopWaiters)
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -152,8 +171,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // sweep deletes expired sessions, challenges and stale throttle counters
-// every few minutes.
+// every few minutes, and collects garbage blocks and old events.
 func (s *Server) sweep(ctx context.Context) {
+	// Instances sharing the database take turns at collecting garbage,
+	// under a lease; the other sweeps are idempotent deletes.
+	holder := lease.Holder()
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -166,7 +188,13 @@ func (s *Server) sweep(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Info("swept expired sessions", "count", n)
 			}
-			s.collectGarbage(ctx)
+			if _, err := lease.Run(ctx, s.store, "garbage-collection", holder, func(ctx context.Context) error {
+				s.collectGarbage(ctx)
+				s.pruneEvents(ctx)
+				return nil
+			}); err != nil {
+				s.log.Warn("garbage collection lease", "err", err)
+			}
 			// A counter idle for Forget counts from zero anyway (charge).
 			if _, err := s.store.DeleteStaleThrottles(ctx, s.now().Add(-s.throttle.Forget)); err != nil {
 				s.log.Warn("sweep stale throttles", "err", err)

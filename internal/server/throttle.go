@@ -92,9 +92,14 @@ func (s *Server) charge(ctx context.Context, tk throttleKeys) error {
 	var wait time.Duration
 	for i, k := range tk.keys {
 		free := tk.free[i]
+		// The store may run fn more than once (a transaction that lost a
+		// race runs again), so fn sets keyWait rather than adding to
+		// what an earlier run left.
+		var keyWait time.Duration
 		_, err := s.store.UpdateThrottle(ctx, k, func(t meta.Throttle) meta.Throttle {
+			keyWait = 0
 			if w := t.BlockedUntil.Sub(now); w > 0 {
-				wait = max(wait, w)
+				keyWait = w
 				return t
 			}
 			if now.Sub(t.LastFailure) > s.throttle.Forget {
@@ -110,6 +115,7 @@ func (s *Server) charge(ctx context.Context, tk throttleKeys) error {
 		if err != nil {
 			return fmt.Errorf("count attempt: %w", err)
 		}
+		wait = max(wait, keyWait)
 	}
 	if wait > 0 {
 		return &httpError{
@@ -200,4 +206,31 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// throttleKinds label the throttle's refusals in the metrics: what was
+// attempted, never who or from where.
+var throttleKinds = []string{"signup", "login", "recover", "link", routeOther}
+
+// throttleByRoute maps the routes the throttle guards to their kind.
+var throttleByRoute = map[string]string{
+	"POST " + api.PathSignup:          "signup",
+	"POST " + api.PathLoginStart:      "login",
+	"POST " + api.PathLoginFinish:     "login",
+	"POST " + api.PathRecoverStart:    "recover",
+	"POST " + api.PathRecoverUnlock:   "recover",
+	"POST " + api.PathRecoverFinish:   "recover",
+	"POST " + api.PathLinkLoginStart:  "link",
+	"POST " + api.PathLinkLoginFinish: "link",
+}
+
+// throttleKind is the kind of a refusal on route. Refusals are counted
+// where every answer is (httpMetrics.observe), by their status: the API
+// answers 429 only for a throttle's refusal (charge here; chargeBuckets
+// and proofAllowed for links), so one place counts them all.
+func throttleKind(route string) string {
+	if k, ok := throttleByRoute[route]; ok {
+		return k
+	}
+	return routeOther
 }

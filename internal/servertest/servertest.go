@@ -1,6 +1,7 @@
 // Package servertest starts real Coffer servers for tests: the production
-// handler on a loopback port, on a SQLite store in a temporary folder, with
-// its log captured and its clock under the test's control.
+// handler on a loopback port, on a SQLite store in a temporary folder (or,
+// with COFFER_TEST_DB=postgres, a fresh PostgreSQL schema), with its log
+// captured and its clock under the test's control.
 package servertest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,6 +18,8 @@ import (
 	"github.com/coffer-drive/coffer/internal/blob"
 	blobfile "github.com/coffer-drive/coffer/internal/blob/file"
 	"github.com/coffer-drive/coffer/internal/meta"
+	"github.com/coffer-drive/coffer/internal/meta/postgres"
+	"github.com/coffer-drive/coffer/internal/meta/postgres/pgtest"
 	"github.com/coffer-drive/coffer/internal/meta/sqlite"
 	"github.com/coffer-drive/coffer/internal/server"
 )
@@ -76,17 +80,36 @@ type Env struct {
 func Start(t testing.TB, opts server.Options) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := OpenStore(t, dir)
 	blobs, err := blobfile.Open(filepath.Join(dir, "blocks"))
 	if err != nil {
 		t.Fatalf("open block store: %v", err)
 	}
 	t.Cleanup(func() { blobs.Close() })
 	return StartOn(t, store, blobs, dir, opts)
+}
+
+// OpenStore opens a new metadata store for a test, closed when the test
+// ends: SQLite in dir, or, if the environment variable COFFER_TEST_DB is
+// "postgres", a fresh schema on the test PostgreSQL server (see pgtest),
+// so that the server's whole test suite runs on either engine.
+func OpenStore(t testing.TB, dir string) meta.Store {
+	t.Helper()
+	var store meta.Store
+	var err error
+	switch db := os.Getenv("COFFER_TEST_DB"); db {
+	case "", "sqlite":
+		store, err = sqlite.Open(context.Background(), filepath.Join(dir, "meta.db"))
+	case "postgres":
+		store, err = postgres.Open(context.Background(), pgtest.URL(t))
+	default:
+		t.Fatalf("COFFER_TEST_DB=%q: want sqlite or postgres", db)
+	}
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }
 
 // StartOn runs another server instance on an existing store, as a second

@@ -963,10 +963,15 @@ func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get block %x: %w", id[:8], notFound(err))
 	}
-	if s.unchecked {
-		return blob.RawReader(ctx, id, f), nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("get block %x: %w", id[:8], err)
 	}
-	return blob.VerifyReader(ctx, id, f), nil
+	if s.unchecked {
+		return blob.WithSize(blob.RawReader(ctx, id, f), fi.Size()), nil
+	}
+	return blob.WithSize(blob.VerifyReader(ctx, id, f), fi.Size()), nil
 }
 
 // Stat implements blob.Store.

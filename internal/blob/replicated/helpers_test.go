@@ -2,6 +2,7 @@ package replicated
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -159,6 +160,10 @@ type rigOpts struct {
 	policy Policy
 	noCat  bool
 	grace  time.Duration
+	// timeout bounds each call to a location; 0 means 15 s, long enough
+	// for a machine busy with other tests: only the tests of hung
+	// locations wait it out, and they set a short one.
+	timeout time.Duration
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -176,7 +181,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		r.locs = append(r.locs, f)
 		named = append(named, NamedLocation{Name: "file://" + dir, Location: f})
 	}
-	cfg := Config{Locations: named, Policy: o.policy, Timeout: 2 * time.Second, Grace: o.grace, Registerer: r.reg}
+	cfg := Config{Locations: named, Policy: o.policy, Timeout: cmp.Or(o.timeout, 15*time.Second), Grace: o.grace, Registerer: r.reg}
 	if !o.noCat {
 		cfg.Catalog = r.cat
 	}

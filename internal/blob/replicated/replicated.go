@@ -495,7 +495,7 @@ func (s *Store) PutBatch(ctx context.Context, blocks []blob.Block) error {
 		if r.err != nil {
 			failed[r.st] = true
 			errs = append(errs, r.err)
-			s.log.Warn("block location write failed", "location", r.st.name, "blocks", len(jobs[r.st].blocks), "err", r.err)
+			s.log.WarnContext(ctx, "block location write failed", "location", r.st.name, "blocks", len(jobs[r.st].blocks), "err", r.err)
 		}
 		if finished, err := done(); finished {
 			outcome = err
@@ -511,7 +511,7 @@ func (s *Store) PutBatch(ctx context.Context, blocks []blob.Block) error {
 			for range rest {
 				r := <-results
 				if r.err != nil {
-					s.log.Warn("block location write failed after quorum", "location", r.st.name, "blocks", len(jobs[r.st].blocks), "err", r.err)
+					s.log.WarnContext(ctx, "block location write failed after quorum", "location", r.st.name, "blocks", len(jobs[r.st].blocks), "err", r.err)
 					s.queueAll(blocks, jobs[r.st].blocks)
 					s.m.writesShort.Add(float64(len(jobs[r.st].blocks)))
 				}
@@ -645,9 +645,9 @@ func (s *Store) read(ctx context.Context, id blob.ID, skip map[*site]bool) ([]by
 			return nil, ctx.Err()
 		}
 		errs = append(errs, err)
-		s.fault(st, id, err, rerr)
+		s.fault(ctx, st, id, err, rerr)
 	}
-	return nil, s.readFailed(rerr, errs)
+	return nil, s.readFailed(ctx, rerr, errs)
 }
 
 // readOrder puts locations whose breaker is open last: they are tried only
@@ -666,7 +666,7 @@ func (s *Store) readOrder(sites []*site) []*site {
 }
 
 // fault counts a bad or missing copy met by a read and queues the block.
-func (s *Store) fault(st *site, id blob.ID, err error, rerr *ReadError) {
+func (s *Store) fault(ctx context.Context, st *site, id blob.ID, err error, rerr *ReadError) {
 	kind := "error"
 	switch {
 	case errors.Is(err, blob.ErrNotFound):
@@ -680,21 +680,21 @@ func (s *Store) fault(st *site, id blob.ID, err error, rerr *ReadError) {
 	}
 	s.m.faults.WithLabelValues(st.name, kind).Inc()
 	if kind != "error" {
-		s.log.Warn("bad block copy", "block", id.String(), "location", st.name, "fault", kind, "err", err)
+		s.log.WarnContext(ctx, "bad block copy", "block", id.String(), "location", st.name, "fault", kind, "err", err)
 		s.enqueue(id, 0)
 	} else {
-		s.log.Warn("block location unreadable", "block", id.String(), "location", st.name, "err", err)
+		s.log.WarnContext(ctx, "block location unreadable", "block", id.String(), "location", st.name, "err", err)
 		// Repaired once the location is back, by the next pass.
 	}
 }
 
-func (s *Store) readFailed(rerr *ReadError, errs []error) error {
+func (s *Store) readFailed(ctx context.Context, rerr *ReadError, errs []error) error {
 	s.m.readsFailed.Inc()
 	rerr.Err = errors.Join(errs...)
 	if rerr.Err == nil {
 		rerr.Err = errors.New("no location to read from")
 	}
-	s.log.Error("block unreadable", "block", rerr.ID.String(), "missing", rerr.Missing, "corrupt", rerr.Corrupt, "unreachable", rerr.Failed)
+	s.log.ErrorContext(ctx, "block unreadable", "block", rerr.ID.String(), "missing", rerr.Missing, "corrupt", rerr.Corrupt, "unreachable", rerr.Failed)
 	return rerr
 }
 
@@ -714,7 +714,7 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 	fault := func(pos int, err error) {
 		if ctx.Err() == nil {
 			errs = append(errs, err)
-			s.fault(placed[pos], id, err, rerr)
+			s.fault(ctx, placed[pos], id, err, rerr)
 		}
 	}
 	// fetch reads the shards at the given positions at once.
@@ -791,7 +791,7 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 		return nil, err
 	}
 	if sound < k {
-		return nil, s.readFailed(rerr, errs)
+		return nil, s.readFailed(ctx, rerr, errs)
 	}
 	if missingData(shards[:k]) {
 		if err := s.enc.ReconstructData(shards); err != nil {
@@ -801,7 +801,7 @@ func (s *Store) readShards(ctx context.Context, id blob.ID, skip map[*site]bool)
 	data, err := s.geo.join(id, size, shards)
 	if err != nil {
 		s.m.readsFailed.Inc()
-		s.log.Error("block shards forged or inconsistent", "block", id.String(), "err", err)
+		s.log.ErrorContext(ctx, "block shards forged or inconsistent", "block", id.String(), "err", err)
 		return nil, err
 	}
 	s.m.degraded.Inc()

@@ -358,7 +358,7 @@ func TestLocationDownDuringUploads(t *testing.T) {
 // A location that hangs does not hold uploads up: they are acknowledged
 // by the quorum, and the hung write gives up at the timeout.
 func TestHungLocation(t *testing.T) {
-	r := newRig(t, rigOpts{n: 3, policy: Policy{Replicas: 3, WriteQuorum: 2}})
+	r := newRig(t, rigOpts{n: 3, policy: Policy{Replicas: 3, WriteQuorum: 2}, timeout: 2 * time.Second})
 	r.locs[2].hang.Store(true)
 	r.putBlocks(4, 7)
 	r.checkAll() // reads skip nothing: the data is in 0 and 1, tried first or after a timeout

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/coffer-drive/coffer/internal/blob"
+	"github.com/coffer-drive/coffer/internal/lease"
 )
 
 // ScrubReport says what a scrub pass found, per location.
@@ -216,6 +217,38 @@ type RunOptions struct {
 	FirstRepair    time.Duration // delay of the first pass after start (0: 1 min)
 	ScrubInterval  time.Duration // a location is scrubbed again this long after its last pass ended (0: 7 days; negative: never)
 	ScrubRate      int64         // bytes per second per location (0: 16 MiB/s)
+	// Leases, if set, is shared by every server process on the
+	// deployment's database: a full repair pass, and each location's
+	// scrub, then runs in one process at a time, the one holding its
+	// lease under the name Holder.
+	Leases lease.Store
+	Holder string
+}
+
+// exclusive runs fn under the lease name if opts has leases, and reports
+// whether it ran.
+func exclusive(ctx context.Context, opts RunOptions, name string, fn func(context.Context) error) (bool, error) {
+	if opts.Leases == nil {
+		return true, fn(ctx)
+	}
+	return lease.Run(ctx, opts.Leases, name, opts.Holder, fn)
+}
+
+// lastRepair is when the latest full repair pass ended, by any process;
+// zero if none ever has. A pass stamps every location it reached, so the
+// newest stamp is its end, even while some location was unreachable.
+func (s *Store) lastRepair(ctx context.Context) (time.Time, error) {
+	var last time.Time
+	for _, st := range s.sites {
+		state, err := s.states.Load(ctx, st.name)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if state.RepairedAt.After(last) {
+			last = state.RepairedAt
+		}
+	}
+	return last, nil
 }
 
 // Run does the background work until ctx ends: targeted repairs of blocks
@@ -247,7 +280,11 @@ func (s *Store) Run(ctx context.Context, opts RunOptions) {
 func (s *Store) runRepairs(ctx context.Context, opts RunOptions) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
-	nextPass := time.Now().Add(opts.FirstRepair)
+	started := time.Now()
+	nextPass := started.Add(opts.FirstRepair)
+	// The targeted queue overflowed since the last pass this process
+	// ran: a pass is owed whatever another process did before.
+	owed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,16 +292,45 @@ func (s *Store) runRepairs(ctx context.Context, opts RunOptions) {
 		case <-tick.C:
 		}
 		ids, overflow := s.due()
+		owed = owed || overflow
 		for _, id := range ids {
 			if _, err := s.RepairBlock(ctx, id); err != nil && ctx.Err() == nil {
 				s.log.Warn("targeted repair", "block", id.String(), "err", err)
 			}
 		}
-		if overflow || !time.Now().Before(nextPass) {
-			if _, err := s.Repair(ctx); err != nil && ctx.Err() == nil {
+		if owed || !time.Now().Before(nextPass) {
+			// Under the lease: at most one process runs a pass at a
+			// time, and one skips its pass when another has done one
+			// since this process started (the pass at start always
+			// runs here, so that one cut short by a crash resumes).
+			ran, err := exclusive(ctx, opts, "storage-repair", func(ctx context.Context) error {
+				if !owed && opts.Leases != nil {
+					last, err := s.lastRepair(ctx)
+					if err != nil {
+						return err
+					}
+					if last.After(started) && time.Since(last) < opts.RepairInterval {
+						nextPass = last.Add(opts.RepairInterval)
+						return nil
+					}
+				}
+				_, err := s.Repair(ctx)
+				nextPass = time.Now().Add(opts.RepairInterval)
+				// Paid, even by a pass that failed (as before there
+				// were leases), so that a failing pass is not run
+				// again every few seconds. An overflow during the
+				// pass shows up at the next due() and owes another.
+				owed = false
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
 				s.log.Warn("repair pass", "err", err)
 			}
-			nextPass = time.Now().Add(opts.RepairInterval)
+			if !ran {
+				// Another process is at it: look again shortly, in
+				// case it stops halfway.
+				nextPass = time.Now().Add(time.Minute)
+			}
 		}
 	}
 }
@@ -272,18 +338,24 @@ func (s *Store) runRepairs(ctx context.Context, opts RunOptions) {
 func (s *Store) runScrub(ctx context.Context, st *site, opts RunOptions) {
 	for {
 		wait := time.Minute
-		state, err := s.states.Load(ctx, st.name)
-		if err == nil {
+		// The state is read under the lease, so that it is not that of
+		// a pass another process has since finished.
+		_, err := exclusive(ctx, opts, "storage-scrub "+st.name, func(ctx context.Context) error {
+			state, err := s.states.Load(ctx, st.name)
+			if err != nil {
+				return fmt.Errorf("load scrub state: %w", err)
+			}
 			if !state.ScrubbedAt.IsZero() {
 				s.m.scrubbedAt.WithLabelValues(st.name).Set(float64(state.ScrubbedAt.Unix()))
 			}
 			if state.ScrubNext > 0 || time.Since(state.ScrubbedAt) >= opts.ScrubInterval {
-				if _, err := s.scrubSite(ctx, st, ScrubOptions{Rate: opts.ScrubRate, Resume: true}); err != nil && ctx.Err() == nil {
-					s.log.Warn("scrub", "location", st.name, "err", err)
-				}
+				_, err := s.scrubSite(ctx, st, ScrubOptions{Rate: opts.ScrubRate, Resume: true})
+				return err
 			}
-		} else if ctx.Err() == nil {
-			s.log.Warn("load scrub state", "location", st.name, "err", err)
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("scrub", "location", st.name, "err", err)
 		}
 		select {
 		case <-ctx.Done():

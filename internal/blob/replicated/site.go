@@ -158,8 +158,14 @@ func (s *site) read(ctx context.Context, id blob.ID) ([]byte, error) {
 			return nil, err
 		}
 		defer rc.Close()
+		// A small block gets a small buffer when the location says how
+		// long the object is, rather than one for the largest block.
+		hint := s.readHint
+		if sz, ok := rc.(interface{ Size() int64 }); ok && sz.Size() >= 0 && sz.Size() <= maxReadSize {
+			hint = int(sz.Size()) + bytes.MinRead
+		}
 		var buf bytes.Buffer
-		buf.Grow(s.readHint)
+		buf.Grow(hint)
 		n, err := buf.ReadFrom(io.LimitReader(rc, maxReadSize+1))
 		if err != nil {
 			return nil, fmt.Errorf("read block %s: %w", id, err)

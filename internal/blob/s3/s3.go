@@ -520,14 +520,18 @@ func (s *Store) Get(ctx context.Context, id blob.ID) (io.ReadCloser, error) {
 	// minio.Client.GetObject would send no request until the first Read
 	// (or a Stat, which costs a HEAD of its own); Core's sends the GET
 	// now and returns its error.
-	body, _, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.loc.bucket, s.key(id), minio.GetObjectOptions{})
+	body, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.loc.bucket, s.key(id), minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s.blockErr("get", id, err)
 	}
+	rc := blob.VerifyReader(ctx, id, body)
 	if s.unchecked {
-		return blob.RawReader(ctx, id, body), nil
+		rc = blob.RawReader(ctx, id, body)
 	}
-	return blob.VerifyReader(ctx, id, body), nil
+	if info.Size >= 0 { // -1: the answer gave no length
+		rc = blob.WithSize(rc, info.Size)
+	}
+	return rc, nil
 }
 
 // Stat implements blob.Store, with a HEAD request.

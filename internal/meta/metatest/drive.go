@@ -534,6 +534,23 @@ var updateTests = []test{
 		}
 		d.checkChildren(d.root, a, c)
 	}},
+	{"TrashNodeIf", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		f, _ := d.file(d.root, "f")
+		if err := s.TrashNodeIf(ctx, f.ID, f.Version+1, t0); !errors.Is(err, meta.ErrConflict) {
+			t.Fatalf("TrashNodeIf with a version the node does not have: %v, want ErrConflict", err)
+		}
+		if n, err := s.Node(ctx, f.ID); err != nil || n.State != meta.NodeActive {
+			t.Fatalf("a refused trash changed the node: %v, %v", n, err)
+		}
+		if err := s.TrashNodeIf(ctx, f.ID, f.Version, t0); err != nil {
+			t.Fatalf("TrashNodeIf with the node's version: %v", err)
+		}
+		if n, err := s.Node(ctx, f.ID); err != nil || n.State != meta.NodeTrashed {
+			t.Fatalf("after TrashNodeIf: %v, %v", n, err)
+		}
+	}},
 	{"MoveInvalidTarget", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		d := newDrive(t, s, "alice")

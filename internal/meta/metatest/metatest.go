@@ -38,11 +38,13 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"Devices", deviceTests},
 		{"Throttles", throttleTests},
 		{"Secret", secretTests},
+		{"Leases", leaseTests},
 		{"Store", storeTests},
 		{"Volumes", volumeTests},
 		{"Nodes", nodeTests},
 		{"UpdateNode", updateTests},
 		{"CommitRevision", revisionTests},
+		{"RevisionReuse", reuseTests},
 		{"Trash", trashTests},
 		{"Blocks", blockTests},
 		{"DriveConcurrency", driveConcurrencyTests},
@@ -60,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 	runReplace(t, open)
 	runLinks(t, open)
 	runStorage(t, open)
+	runEvents(t, open)
 }
 
 type test struct {
@@ -1322,4 +1325,70 @@ func SecretConcurrently(t *testing.T, stores []meta.Store, name string, n int) {
 			t.Errorf("Secret via store %d = %q, want %q", i, v, got[0])
 		}
 	}
+}
+
+// RunShared runs the concurrency tests that need several stores on one
+// database, as several server processes have: every check and update must
+// hold across them, not just across one store's goroutines.
+func RunShared(t *testing.T, stores []meta.Store) {
+	t.Run("Lease", func(t *testing.T) {
+		LeaseConcurrently(t, stores, 20)
+	})
+	t.Run("Quota", func(t *testing.T) {
+		QuotaConcurrently(t, stores, "erin", 40)
+	})
+	t.Run("RevokeWhileOpened", func(t *testing.T) {
+		RevokeWhileOpened(t, stores, "frank")
+	})
+	t.Run("LoginWhileUploading", func(t *testing.T) {
+		LoginWhileUploading(t, stores, "grace", 20)
+	})
+	t.Run("ThrottleIncrements", func(t *testing.T) {
+		IncrementConcurrently(t, stores, "ip:203.0.113.9", 100)
+	})
+	t.Run("Secret", func(t *testing.T) {
+		SecretConcurrently(t, stores, "cookie", 20)
+	})
+	t.Run("CreateSessionsDuringReplace", func(t *testing.T) {
+		CreateSessionsDuringReplace(t, stores, "alice", 8)
+	})
+	t.Run("CreateSameName", func(t *testing.T) {
+		CreateSameNameConcurrently(t, stores, "bob", 20)
+	})
+	t.Run("CommitSameVersion", func(t *testing.T) {
+		CommitConcurrently(t, stores, "carol", 20)
+	})
+	t.Run("CountDownloads", func(t *testing.T) {
+		CountDownloadsConcurrently(t, stores, "dave", 40)
+	})
+	t.Run("EventsInCommitOrder", func(t *testing.T) {
+		EventsInCommitOrder(t, stores, "heidi", 8, 10)
+	})
+	t.Run("TakeChallengeOnce", func(t *testing.T) {
+		ctx := t.Context()
+		exp := time.Now().Add(time.Hour)
+		if err := stores[0].PutChallenge(ctx, &meta.Challenge{ID: "c", Kind: "login", ExpiresAt: exp}); err != nil {
+			t.Fatalf("PutChallenge: %v", err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 20)
+		for i := range errs {
+			wg.Go(func() {
+				_, errs[i] = stores[i%2].TakeChallenge(ctx, "c", "login", time.Now())
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, meta.ErrNotFound):
+				t.Errorf("TakeChallenge #%d: %v", i, err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d TakeChallenge calls succeeded, want 1", ok)
+		}
+	})
 }

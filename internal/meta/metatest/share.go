@@ -1055,6 +1055,9 @@ var memberUploadTests = []test{
 		carol := newDrive(t, s, "carol")
 		d := newDrive(t, s, "alice")
 		f, r1 := d.file(d.root, "f", "a1")
+		// A block another revision of f names is the owner's and may be
+		// re-used (see RevisionReuse); one of another file may not.
+		g, _ := d.file(d.root, "g", "g1")
 		d.upload(1000, "a2")
 		x := bob.upload(1000, "x")[0]
 		bob.file(bob.root, "mine", "used")
@@ -1065,7 +1068,7 @@ var memberUploadTests = []test{
 			blocks [][]byte
 		}{
 			{"the owner's block", [][]byte{x, blockID("a2")}},
-			{"the owner's block in use", [][]byte{blockID("a1")}},
+			{"the owner's block another file uses", [][]byte{blockID("g1")}},
 			{"a third account's block", [][]byte{x, c}},
 			{"a block never uploaded", [][]byte{x, blockID("never")}},
 			// Else alice would pay for bob's own file, and keep paying
@@ -1082,8 +1085,8 @@ var memberUploadTests = []test{
 		}
 		d.checkStored(f)
 		d.checkRevisions(f, r1)
-		d.checkChildren(d.root, f)
-		checkUsage(t, s, d.owner, 2000, 0)
+		d.checkChildren(d.root, f, g)
+		checkUsage(t, s, d.owner, 3000, 0)
 		checkUsage(t, s, bob.owner, 2000, 0)
 		checkUsage(t, s, carol.owner, 1000, 0)
 		if missing, err := s.MissingBlocks(ctx, bob.owner, [][]byte{x, blockID("used")}); err != nil || len(missing) != 0 {

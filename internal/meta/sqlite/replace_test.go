@@ -39,7 +39,7 @@ func BenchmarkReplaceRecords10k(b *testing.B) {
 				RevisionID: c.RevisionID, RevisionSeq: c.RevisionSeq, RevisionDigest: c.RevisionDigest,
 				Signature: bytes.Repeat(h[:], 2), ExpectVersion: c.Version,
 			}
-			if c.Kind == kindFile {
+			if c.Kind == 2 /* file */ {
 				u.KeyHistory = c.SealedKey // the previous key: a history of one
 			}
 			nodes[i] = meta.NodeReplace{ID: c.ID, Update: u}

@@ -24,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/coffer-drive/coffer/internal/meta"
+	"github.com/coffer-drive/coffer/internal/meta/sqlmeta"
 )
 
 //go:embed migrations/*.sql
@@ -46,7 +47,8 @@ const (
 	migrateAttempts = 10
 )
 
-// Store is a meta.Store backed by an SQLite database file.
+// Store is a meta.Store backed by an SQLite database file: sqlmeta's
+// queries on SQLite's two pools.
 //
 // It keeps two pools on the file: one connection for all writes and a few
 // for plain reads. SQLite admits one writer at a time anyway; queueing this
@@ -55,6 +57,7 @@ const (
 // backoff, which under load starves some of them past busyTimeout. The busy
 // timeout is then only ever spent waiting for other processes.
 type Store struct {
+	*sqlmeta.Store
 	w *sql.DB // the single writing connection
 	r *sql.DB // read-only connections, for single-statement reads
 }
@@ -104,7 +107,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{Store: sqlmeta.New(w, r, &dialect), w: w, r: r}, nil
 }
 
 // openPool opens the writing pool (of one connection) or the reading pool
@@ -218,6 +221,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 }
 
+// DB returns the store's pool of read-only connections, for tools that
+// copy whole tables (metacopy). Its transactions read one consistent
+// snapshot of the file; writes must go through the store's methods, which
+// queue them on the single writing connection.
+func (s *Store) DB() *sql.DB { return s.r }
+
 // Close closes the database. Calls in progress may fail.
 func (s *Store) Close() error {
 	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
@@ -226,112 +235,31 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database can be queried.
-func (s *Store) Ping(ctx context.Context) error {
+// dialect is SQLite's: ? placeholders, the write lock taken at BEGIN
+// (_txlock=immediate), so no transaction ever needs a retry.
+var dialect = sqlmeta.Dialect{
+	Name:           "sqlite",
+	Classify:       classify,
+	InsertOrder:    "rowid",
+	OrderedJoin:    "CROSS JOIN",
+	ParkedNameHash: "CAST(x'00' || id AS BLOB)", // || makes TEXT of BLOBs, byte for byte; CAST makes a BLOB again
 	// The driver's own ping is "SELECT 1", which never reads the file.
-	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
-		return fmt.Errorf("ping sqlite database: %w", err)
-	}
-	return nil
+	Ping: "SELECT count(*) FROM sqlite_schema",
 }
 
-// write runs fn in a transaction on the writing connection. With
-// _txlock=immediate the transaction holds the database write lock from
-// BEGIN, so nothing fn reads can change before fn writes, in this process
-// or another. fn must not use s.w itself: its one connection is taken.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(err)
-	}
-	// Rollback after a successful Commit is a harmless no-op; here it
-	// undoes everything when fn fails or panics.
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return dbErr(err)
-	}
-	return nil
-}
-
-// queryer is what *sql.DB and *sql.Tx have in common that the store needs.
-type queryer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// dbErr translates the driver errors that callers must be able to tell
-// apart into meta's sentinel errors, keeping the driver error in the chain
-// for the message.
-func dbErr(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return meta.ErrNotFound
-	}
+// classify maps SQLite's constraint errors to meta's sentinels.
+func classify(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %w", meta.ErrExists, err)
+			return meta.ErrExists
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			// The drive methods check the nodes, revisions and blocks a
 			// record names before writing it, so the only references
 			// left to fail are those to users: the account is missing.
-			return fmt.Errorf("%w: %w", meta.ErrNotFound, err)
+			return meta.ErrNotFound
 		}
-	}
-	return err
-}
-
-// micros encodes t for an INTEGER time column.
-func micros(t time.Time) int64 {
-	return t.UnixMicro()
-}
-
-// timeCol scans an INTEGER time column into a UTC time.Time.
-type timeCol struct{ t *time.Time }
-
-// Scan implements sql.Scanner.
-func (c timeCol) Scan(src any) error {
-	us, ok := src.(int64)
-	if !ok {
-		return fmt.Errorf("time column holds %T, want int64", src)
-	}
-	*c.t = time.UnixMicro(us).UTC()
-	return nil
-}
-
-// blob encodes b for a BLOB NOT NULL column. The driver binds a nil slice
-// as NULL; callers use nil and empty interchangeably, so both become an
-// empty BLOB.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// blobCol scans a BLOB column, returning a zero-length value as nil so that
-// nil and empty slices written by callers read back the same.
-type blobCol struct{ b *[]byte }
-
-// Scan implements sql.Scanner.
-func (c blobCol) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*c.b = nil
-	case []byte:
-		if len(v) == 0 {
-			*c.b = nil
-		} else {
-			// The driver may reuse v after Scan returns.
-			*c.b = append([]byte(nil), v...)
-		}
-	default:
-		return fmt.Errorf("blob column holds %T, want []byte", src)
 	}
 	return nil
 }

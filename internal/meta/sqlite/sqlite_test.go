@@ -170,54 +170,7 @@ func TestFilePermissions(t *testing.T) {
 // nothing but the file and SQLite's file locks.
 func TestTwoStoresOneFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
-	a, b := openTest(t, path), openTest(t, path)
-	stores := []meta.Store{a, b}
-
-	t.Run("ThrottleIncrements", func(t *testing.T) {
-		metatest.IncrementConcurrently(t, stores, "ip:203.0.113.9", 100)
-	})
-	t.Run("Secret", func(t *testing.T) {
-		metatest.SecretConcurrently(t, stores, "cookie", 20)
-	})
-	t.Run("CreateSessionsDuringReplace", func(t *testing.T) {
-		metatest.CreateSessionsDuringReplace(t, stores, "alice", 8)
-	})
-	t.Run("CreateSameName", func(t *testing.T) {
-		metatest.CreateSameNameConcurrently(t, stores, "bob", 20)
-	})
-	t.Run("CommitSameVersion", func(t *testing.T) {
-		metatest.CommitConcurrently(t, stores, "carol", 20)
-	})
-	t.Run("CountDownloads", func(t *testing.T) {
-		metatest.CountDownloadsConcurrently(t, stores, "dave", 40)
-	})
-	t.Run("TakeChallengeOnce", func(t *testing.T) {
-		ctx := t.Context()
-		exp := time.Now().Add(time.Hour)
-		if err := a.PutChallenge(ctx, &meta.Challenge{ID: "c", Kind: "login", ExpiresAt: exp}); err != nil {
-			t.Fatalf("PutChallenge: %v", err)
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, 20)
-		for i := range errs {
-			wg.Go(func() {
-				_, errs[i] = stores[i%2].TakeChallenge(ctx, "c", "login", time.Now())
-			})
-		}
-		wg.Wait()
-		ok := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case !errors.Is(err, meta.ErrNotFound):
-				t.Errorf("TakeChallenge #%d: %v", i, err)
-			}
-		}
-		if ok != 1 {
-			t.Errorf("%d TakeChallenge calls succeeded, want 1", ok)
-		}
-	})
+	metatest.RunShared(t, []meta.Store{openTest(t, path), openTest(t, path)})
 }
 
 // Server processes starting together may all open a new file at once; the

@@ -42,7 +42,7 @@ export interface BlockJob {
   url: string;
   /** The link session (Authorization: Bearer). */
   token: string;
-  /** The revision's opener (BlockOpener.params): key, AD prefix, block count, size. */
+  /** The revision's opener (BlockOpener.params): keys and AD prefixes (its own and its origins', crypto.md §12.6), block count, size. */
   opener: BlockOpenerParams;
   index: number;
   /** The block's ID from the signed manifest. */

@@ -9,9 +9,12 @@
  *   block_id     = SHA-256(block)
  *   attrs        = envelope under the content key, AD = tagged("coffer/v1/attrs", ...IDs),
  *                  plain = 0x01 || u64(size) || i64(mod_time ns) || sha256 (49 bytes)
+ *   origin key   = envelope under the content key of a revision that re-uses blocks
+ *                  (§12.6), AD = tagged("coffer/v1/origin-key", LP(volume) || LP(node)
+ *                  || LP(revision) || LP(origin_revision)), plain = the origin's content key
  */
 
-import { concat, copyBytes, i64, lps, randomBytes, readI64, readU64, tagged, u64, u8, wipe, type Bytes } from './bytes.ts';
+import { bytesEqual, concat, copyBytes, ctEqual, i64, isAllZero, lps, randomBytes, readI64, readU64, tagged, u64, u8, wipe, type Bytes } from './bytes.ts';
 import {
   ENVELOPE_OVERHEAD,
   gcmOpen,
@@ -25,7 +28,7 @@ import {
   checkVersionByte,
 } from './envelope.ts';
 import { CofferCryptoError, DecryptError } from './errors.ts';
-import { LABEL_ATTRS, LABEL_BLOCK, LABEL_CONTENT_KEY } from './labels.ts';
+import { LABEL_ATTRS, LABEL_BLOCK, LABEL_CONTENT_KEY, LABEL_ORIGIN_KEY } from './labels.ts';
 import { checkID, KEY_SIZE, NodeKeys, openKeyHistory } from './tree.ts';
 
 /** 4 MiB: every block but the last holds exactly this many bytes. */
@@ -35,6 +38,8 @@ export const BLOCK_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE;
 export const SEALED_CONTENT_KEY_SIZE = ENVELOPE_OVERHEAD + KEY_SIZE;
 export const ATTRS_SIZE = 1 + 8 + 8 + 32;
 export const SEALED_ATTRS_SIZE = ENVELOPE_OVERHEAD + ATTRS_SIZE;
+/** A sealed origin key (§12.6): an envelope of a content key, 61 bytes. */
+export const SEALED_ORIGIN_KEY_SIZE = ENVELOPE_OVERHEAD + KEY_SIZE;
 /** The manifest's block count is 32 bits. */
 export const MAX_BLOCKS = 0xffffffff;
 
@@ -109,6 +114,61 @@ export async function openContentKeyWithHistory(
     keys.forEach(wipe);
   }
   throw new DecryptError();
+}
+
+function originFields(volume: Uint8Array, node: Uint8Array, revision: Uint8Array, origin: Uint8Array): Bytes {
+  revisionFields(volume, node, revision);
+  checkID('origin revision ID', origin);
+  if (bytesEqual(origin, revision)) throw new CofferCryptoError('a revision is not its own origin');
+  return lps(volume, node, revision, origin);
+}
+
+/**
+ * SealOriginKey (§12.6): seals originKey, the content key of revision
+ * `origin`, under contentKey, the content key of revision `revision` of
+ * the same file that re-uses origin's blocks (61 bytes).
+ */
+export async function sealOriginKey(
+  contentKey: Uint8Array,
+  volume: Uint8Array,
+  node: Uint8Array,
+  revision: Uint8Array,
+  origin: Uint8Array,
+  originKey: Uint8Array,
+  nonce?: Uint8Array,
+): Promise<Bytes> {
+  if (contentKey.length !== KEY_SIZE || originKey.length !== KEY_SIZE) throw new CofferCryptoError('content keys must be 32 bytes');
+  if (isAllZero(originKey) || isAllZero(contentKey) || bytesEqual(originKey, contentKey)) {
+    throw new CofferCryptoError('a content key is unset, or is the revision\'s own');
+  }
+  return sealEnvelope(contentKey, LABEL_ORIGIN_KEY, originFields(volume, node, revision, origin), originKey, nonce);
+}
+
+/**
+ * OpenOriginKey (§12.6): every failure, including a key that would be the
+ * revision's own or all zeros and an origin equal to the revision, is
+ * DecryptError.
+ */
+export async function openOriginKey(
+  contentKey: Uint8Array,
+  volume: Uint8Array,
+  node: Uint8Array,
+  revision: Uint8Array,
+  origin: Uint8Array,
+  sealed: Uint8Array,
+): Promise<Bytes> {
+  let fields: Bytes;
+  try {
+    fields = originFields(volume, node, revision, origin);
+  } catch {
+    throw new DecryptError();
+  }
+  const pt = await openEnvelope(contentKey, LABEL_ORIGIN_KEY, fields, sealed);
+  if (pt.length !== KEY_SIZE || ctEqual(pt, contentKey) || isAllZero(pt)) {
+    wipe(pt);
+    throw new DecryptError();
+  }
+  return pt;
 }
 
 /** Bit length of a positive integer below 2^53. */

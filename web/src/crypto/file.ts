@@ -3,7 +3,8 @@
  * §12.4 "Reading a file" and "Writing"), without holding the whole file.
  *
  * RevisionReader: head check, content key (current key or history),
- * attributes, manifest check; then each block in order: ID check, open,
+ * attributes, manifest check, origin keys (§12.6); then each block in
+ * order: ID check, open (under the key of the revision that sealed it),
  * trim, and at the end the whole-plaintext SHA-256.
  *
  * BlockOpener: the per-block part of reading (ID check, open, trim) on its
@@ -16,7 +17,7 @@
  */
 
 import { createSHA256, type IHasher } from 'hash-wasm';
-import { bytesEqual, ctEqual, isAllZero, toHex, type Bytes } from './bytes.ts';
+import { bytesEqual, ctEqual, isAllZero, toHex, wipe, type Bytes } from './bytes.ts';
 import {
   BLOCK_SIZE,
   BlockSealer,
@@ -26,6 +27,7 @@ import {
   newContentKey,
   openAttrs,
   openContentKeyWithHistory,
+  openOriginKey,
   sealAttrs,
   sealContentKey,
   type Attrs,
@@ -33,7 +35,7 @@ import {
 } from './content.ts';
 import { CofferCryptoError, DecryptError } from './errors.ts';
 import { type NodeRecord } from './record.ts';
-import { checkManifest, matchesHead, type RevisionRecord } from './revision.ts';
+import { checkManifest, matchesHead, validateRevisionRecord, type RevisionRecord } from './revision.ts';
 import { newID, type NodeKeys } from './tree.ts';
 
 /**
@@ -45,6 +47,32 @@ export interface BlockOpenerParams {
   sealer: BlockSealerParams;
   blockCount: number;
   size: bigint;
+  /** For a revision that re-uses blocks (§12.6): its origins' sealers, origin j at j - 1. */
+  origins?: BlockSealerParams[];
+  /** With origins: per block, 0 (sealer) or j (origins[j - 1]). */
+  blockOrigins?: number[];
+}
+
+/**
+ * The block sealers of revision r (§12.6): [0] its own, under contentKey,
+ * then one per origin, under the origin's content key (opened with
+ * contentKey) and with the origin's revision ID, so that block i opens
+ * with sealers[r.blockOrigins[i]]. r must be valid (BadRecordError);
+ * an origin key that does not open is DecryptError. blockSize is
+ * BLOCK_SIZE except in test vectors.
+ */
+export async function revisionSealers(contentKey: Uint8Array, r: RevisionRecord, blockSize = BLOCK_SIZE): Promise<BlockSealer[]> {
+  validateRevisionRecord(r);
+  const sealers = [await BlockSealer.create(contentKey, r.volume, r.node, r.revision, blockSize)];
+  for (const o of r.origins ?? []) {
+    const key = await openOriginKey(contentKey, r.volume, r.node, r.revision, o.revision, o.sealedKey);
+    try {
+      sealers.push(await BlockSealer.create(key, r.volume, r.node, o.revision, blockSize));
+    } finally {
+      wipe(key);
+    }
+  }
+  return sealers;
 }
 
 /**
@@ -55,7 +83,10 @@ export interface BlockOpenerParams {
  */
 export class BlockOpener {
   private constructor(
-    private readonly sealer: BlockSealer,
+    /** [0] the revision's own sealer, [j] origin j's. */
+    private readonly sealers: BlockSealer[],
+    /** Per block, the index in sealers; undefined if every block is the revision's own. */
+    private readonly blockOrigins: number[] | undefined,
     private readonly count: number,
     private readonly size: bigint,
   ) {}
@@ -65,12 +96,28 @@ export class BlockOpener {
     if (!Number.isSafeInteger(p.blockCount) || p.blockCount < 0 || typeof p.size !== 'bigint' || blockCount(p.size) !== p.blockCount) {
       throw new CofferCryptoError('invalid block opener parameters');
     }
-    return new BlockOpener(BlockSealer.fromParams(p.sealer), p.blockCount, p.size);
+    const sealers = [BlockSealer.fromParams(p.sealer), ...(p.origins ?? []).map((o) => BlockSealer.fromParams(o))];
+    let per: number[] | undefined;
+    if (sealers.length > 1) {
+      per = p.blockOrigins;
+      if (!Array.isArray(per) || per.length !== p.blockCount || !per.every((o) => Number.isSafeInteger(o) && o >= 0 && o < sealers.length)) {
+        throw new CofferCryptoError('invalid block opener parameters');
+      }
+      per = [...per];
+    } else if (p.blockOrigins && p.blockOrigins.length > 0) {
+      throw new CofferCryptoError('invalid block opener parameters');
+    }
+    return new BlockOpener(sealers, per, p.blockCount, p.size);
   }
 
   /** This opener as structured-cloneable data. */
   get params(): BlockOpenerParams {
-    return { sealer: this.sealer.params, blockCount: this.count, size: this.size };
+    const p: BlockOpenerParams = { sealer: this.sealers[0]!.params, blockCount: this.count, size: this.size };
+    if (this.blockOrigins) {
+      p.origins = this.sealers.slice(1).map((s) => s.params);
+      p.blockOrigins = [...this.blockOrigins];
+    }
+    return p;
   }
 
   /** The plaintext length of block index (the last one is shorter). */
@@ -81,7 +128,8 @@ export class BlockOpener {
   /**
    * Checks block `index` against its manifest ID `id` (SHA-256(block) must
    * equal it) and only then opens it, at that index with the last flag from
-   * the block count (never from the server); trims the last block to the
+   * the block count (never from the server), under the key and revision ID
+   * of the revision that sealed it (§12.6); trims the last block to the
    * real size. Every failure is DecryptError.
    *
    * WebCrypto copies its input when called, so the caller may reuse
@@ -91,7 +139,7 @@ export class BlockOpener {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.count) throw new CofferCryptoError(`block ${index} out of range (of ${this.count})`);
     if (!bytesEqual(await blockID(block), id)) throw new DecryptError(`block ${index}: ID does not match the manifest`);
     const last = index === this.count - 1;
-    const pt = await this.sealer.open(block, index, last);
+    const pt = await this.sealers[this.blockOrigins?.[index] ?? 0]!.open(block, index, last);
     if (!last) return pt;
     const keep = lastBlockLen(this.size);
     // The padding of the last block must be zeros, as the Go reader
@@ -119,8 +167,9 @@ export class RevisionReader {
    * Opens the head revision `head` of the file record `file`, which the
    * caller has verified (and whose author it has checked), with the file's
    * node keys. Runs the head check (matchesHead), opens the content key
-   * under the current key or the key history, opens the attributes and
-   * checks the block count. Throws BadRecordError, DecryptError or
+   * under the current key or the key history, opens the attributes,
+   * checks the block count and opens the keys of the revisions whose
+   * blocks it re-uses (§12.6). Throws BadRecordError, DecryptError or
    * BadManifestError.
    */
   static async open(fileKeys: NodeKeys, file: NodeRecord, head: RevisionRecord): Promise<RevisionReader> {
@@ -135,9 +184,18 @@ export class RevisionReader {
     );
     const attrs = await openAttrs(contentKey, head.volume, head.node, head.revision, head.sealedAttrs);
     checkManifest(head, attrs);
-    const sealer = await BlockSealer.create(contentKey, head.volume, head.node, head.revision);
-    contentKey.fill(0);
-    const opener = BlockOpener.fromParams({ sealer: sealer.params, blockCount: head.blocks.length, size: attrs.size });
+    let sealers: BlockSealer[];
+    try {
+      sealers = await revisionSealers(contentKey, head);
+    } finally {
+      contentKey.fill(0);
+    }
+    const params: BlockOpenerParams = { sealer: sealers[0]!.params, blockCount: head.blocks.length, size: attrs.size };
+    if (sealers.length > 1) {
+      params.origins = sealers.slice(1).map((s) => s.params);
+      params.blockOrigins = [...head.blockOrigins!];
+    }
+    const opener = BlockOpener.fromParams(params);
     const hasher = await createSHA256();
     hasher.init();
     return new RevisionReader(attrs, head, opener, hasher);

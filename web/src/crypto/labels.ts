@@ -28,6 +28,7 @@ export const LABEL_BLOCK = 'coffer/v1/block';
 export const LABEL_ATTRS = 'coffer/v1/attrs';
 export const LABEL_REVISION = 'coffer/v1/revision';
 export const LABEL_REVISION_DIGEST = 'coffer/v1/revision-digest';
+export const LABEL_ORIGIN_KEY = 'coffer/v1/origin-key';
 export const LABEL_SHARE_LIST = 'coffer/v1/share-list';
 export const LABEL_SHARE_KEY_CHECK = 'coffer/v1/share-key-check';
 export const LABEL_SHARE_GRANT = 'coffer/v1/share-grant';

@@ -77,9 +77,16 @@ function decodeLinkPart(s: string, n: number): Bytes | undefined {
   }
 }
 
-/** A fresh random 16-byte link ID. */
+/**
+ * A fresh random 16-byte link ID whose base64url spelling does not begin
+ * with '-', as the Go client draws them: `coffer link rm ID` would read
+ * such an ID as a flag.
+ */
 export function newLinkID(): Bytes {
-  return randomBytes(LINK_ID_SIZE);
+  for (;;) {
+    const id = randomBytes(LINK_ID_SIZE);
+    if (id[0] >> 2 !== 62) return id;
+  }
 }
 
 /** A fresh random 32-byte link secret. */
