@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # fail a clean run with "context deadline exceeded" (golang/go#75804).
 FUZZTIME  ?= 3000x
 
-.PHONY: all build run test vet lint unit fuzz bench loadtest vectors clean web webtest webdeps webe2e versitygw unit-postgres
+.PHONY: all build run test vet lint unit fuzz bench loadtest soak vectors clean web webtest webdeps webe2e versitygw unit-postgres
 
 all: build
 
@@ -104,6 +104,13 @@ LOADTEST_ARGS      ?=
 loadtest: build
 	$(GO) run ./cmd/coffer-load -coffer $(BIN) -db '$(LOADTEST_DB)' -instances $(LOADTEST_INSTANCES) \
 	  -clients $(LOADTEST_CLIENTS) -duration $(LOADTEST_DURATION) $(LOADTEST_ARGS)
+
+# soak explores the sync engine with new random seeds (make test runs a
+# fixed set); a failure prints the seed to replay with COFFER_SYNC_SEED.
+SOAK_RUNS  ?= 50
+SOAK_STEPS ?= 60
+soak:
+	COFFER_SYNC_RUNS=$(SOAK_RUNS) COFFER_SYNC_STEPS=$(SOAK_STEPS) $(GO) test ./internal/foldersync -run TestRandomOperations -count=1 -timeout 60m
 
 vectors:
 	$(GO) run ./cmd/vectors -out testdata/vectors
