@@ -355,6 +355,11 @@ type DriveStore interface {
 	// EventHead returns the volume's latest sequence number (0 before
 	// its first event), or ErrNotFound.
 	EventHead(ctx context.Context, volumeID []byte) (uint64, error)
+	// EventHeads returns the latest sequence numbers of many volumes at
+	// once, by volume ID (as a string); volumes that do not exist are
+	// left out. It lets one poll stand for every request waiting on an
+	// instance, however many there are.
+	EventHeads(ctx context.Context, volumeIDs [][]byte) (map[string]uint64, error)
 	// PruneEvents forgets old events and returns how many went: in each
 	// volume, the events up to the newest one created before olderThan,
 	// but never any of its newest keepPerVolume. What goes is always

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -32,10 +33,11 @@ const (
 
 // Long-polls of the events feed.
 const (
-	// eventsPoll is how often a waiting request looks at the database
-	// for events that other server instances committed; commits through
-	// this one wake it at once (eventHub). It bounds the load of the
-	// waiters on the database to one cheap query each per interval.
+	// eventsPoll is how often an instance looks at the database for
+	// events that other instances committed to the volumes its requests
+	// wait for; commits through this one wake them at once (eventHub).
+	// One query looks for every waiting volume (by the 500), so the load
+	// on the database does not grow with the number of waiting devices.
 	eventsPoll = time.Second
 	// maxWaitsPerUser bounds the long-polls one account may hold open at
 	// once on one instance (a few per device is plenty), so that one
@@ -49,9 +51,17 @@ var errCursorExpired = &httpError{status: http.StatusGone, code: api.CodeCursorE
 
 // eventHub wakes the requests waiting for a volume's events when this
 // process commits a change to it. Commits by other server instances are
-// found by polling.
+// found by one poller, which runs while anyone waits and asks the
+// database for the heads of all the waited-for volumes at once.
 type eventHub struct {
+	// heads reads volumes' latest sequence numbers (the store's
+	// EventHeads); log reports its failures.
+	heads func(ctx context.Context, volumeIDs [][]byte) (map[string]uint64, error)
+	log   *slog.Logger
+
 	mu sync.Mutex
+	// polling is whether the poller runs.
+	polling bool
 	// volumes are the volumes someone waits for, by ID.
 	volumes map[string]*volumeWaiters
 	// users counts each account's waiting requests.
@@ -66,10 +76,15 @@ type eventHub struct {
 type volumeWaiters struct {
 	changed chan struct{} // closed at the volume's next change
 	n       int           // requests waiting
+	// seen is the oldest head a waiter found with nothing after its
+	// cursor (valid if observed): the poller wakes the waiters when the
+	// database's head passes it.
+	seen     uint64
+	observed bool
 }
 
-func newEventHub(reg prometheus.Registerer) (*eventHub, error) {
-	h := &eventHub{volumes: map[string]*volumeWaiters{}, users: map[int64]int{}, closed: make(chan struct{})}
+func newEventHub(reg prometheus.Registerer, heads func(context.Context, [][]byte) (map[string]uint64, error), log *slog.Logger) (*eventHub, error) {
+	h := &eventHub{heads: heads, log: log, volumes: map[string]*volumeWaiters{}, users: map[int64]int{}, closed: make(chan struct{})}
 	if reg != nil {
 		h.waiting = prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "coffer", Subsystem: "events", Name: "waiting_requests",
@@ -100,7 +115,76 @@ func (h *eventHub) join(userID int64, volumeID []byte) bool {
 	if h.waiting != nil {
 		h.waiting.Inc()
 	}
+	if !h.polling {
+		h.polling = true
+		go h.poll()
+	}
 	return true
+}
+
+// observe records that a waiter of the volume found head in the database
+// and nothing after its cursor: the poller is to wake it once the head
+// moves on. It is called after the waiter took its changed channel and
+// read the database, so a change the poller saw before this call either
+// was in that read or closed that channel.
+func (h *eventHub) observe(volumeID []byte, head uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w := h.volumes[string(volumeID)]
+	if !w.observed || head < w.seen {
+		w.seen, w.observed = head, true
+	}
+}
+
+// poll wakes the waiters of the volumes whose head moved on in the
+// database (through another instance), once per eventsPoll, for as long
+// as anyone waits. A failed look is logged and tried again at the next
+// tick: the waiters still answer at their deadline.
+func (h *eventHub) poll() {
+	tick := time.NewTicker(eventsPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-h.closed:
+			h.mu.Lock()
+			h.polling = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Lock()
+		if len(h.volumes) == 0 {
+			h.polling = false
+			h.mu.Unlock()
+			return
+		}
+		ids := make([][]byte, 0, len(h.volumes))
+		for id, w := range h.volumes {
+			if w.observed {
+				ids = append(ids, []byte(id))
+			}
+		}
+		h.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*eventsPoll)
+		heads, err := h.heads(ctx, ids)
+		cancel()
+		if err != nil {
+			h.log.Warn("poll the events of waited-for volumes", "volumes", len(ids), "err", err)
+			continue
+		}
+		h.mu.Lock()
+		for id, head := range heads {
+			if w := h.volumes[id]; w != nil && w.observed && head > w.seen {
+				close(w.changed)
+				w.changed = make(chan struct{})
+				w.seen = head
+			}
+		}
+		h.mu.Unlock()
+	}
 }
 
 // leave undoes join.
@@ -220,8 +304,6 @@ func (s *Server) waitEvents(ctx context.Context, userID int64, volumeID []byte, 
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	poll := time.NewTicker(eventsPoll)
-	defer poll.Stop()
 	waiting := wait > 0
 	for {
 		var changed <-chan struct{}
@@ -235,9 +317,9 @@ func (s *Server) waitEvents(ctx context.Context, userID int64, volumeID []byte, 
 		if len(list) > 0 || !waiting {
 			return eventsResponse(volumeID, since, list, head), nil
 		}
+		s.events.observe(volumeID, head)
 		select {
 		case <-changed:
-		case <-poll.C:
 		case <-deadline.C:
 			waiting = false // one last look, then answer
 		case <-s.events.closed:

@@ -115,7 +115,7 @@ func New(ctx context.Context, store meta.Store, blobs blob.Store, log *slog.Logg
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = slog.New(withRequestID(log.Handler()))
-	hub, err := newEventHub(opts.Metrics)
+	hub, err := newEventHub(opts.Metrics, store.EventHeads, log)
 	if err != nil {
 		return nil, fmt.Errorf("register events metrics: %w", err)
 	}

@@ -154,6 +154,32 @@ var eventTests = []test{
 		_, _, err = s.Events(ctx, d.vol.ID, 0, 0)
 		wantErr(t, "Events with limit 0", err, meta.ErrInvalid)
 	}},
+	{"Heads", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		a, b := newDrive(t, s, "alice"), newDrive(t, s, "bob")
+		a.create(a.newFolder(a.root, "one"), a.newFolder(a.root, "two"))
+		b.create(b.newFolder(b.root, "three"))
+		heads, err := s.EventHeads(ctx, [][]byte{a.vol.ID, []byte("no such volume"), b.vol.ID})
+		if err != nil {
+			t.Fatalf("EventHeads: %v", err)
+		}
+		want := map[string]uint64{string(a.vol.ID): a.head(), string(b.vol.ID): b.head()}
+		if a.head() != 2 || b.head() != 1 || len(heads) != 2 || heads[string(a.vol.ID)] != 2 || heads[string(b.vol.ID)] != 1 {
+			t.Errorf("EventHeads = %v, want %v (heads 2 and 1)", heads, want)
+		}
+		if heads, err := s.EventHeads(ctx, nil); err != nil || len(heads) != 0 {
+			t.Errorf("EventHeads of none = %v, %v", heads, err)
+		}
+		// More volumes than one statement asks for.
+		many := make([][]byte, 1234)
+		for i := range many {
+			many[i] = []byte(fmt.Sprintf("missing %d", i))
+		}
+		many[1000] = b.vol.ID
+		if heads, err := s.EventHeads(ctx, many); err != nil || len(heads) != 1 || heads[string(b.vol.ID)] != 1 {
+			t.Errorf("EventHeads of 1,234 volumes, one of them there = %v, %v", heads, err)
+		}
+	}},
 	{"Tree", func(t *testing.T, s meta.Store) {
 		ctx := t.Context()
 		d := newDrive(t, s, "alice")

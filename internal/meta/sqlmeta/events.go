@@ -340,6 +340,45 @@ func (s *Store) EventHead(ctx context.Context, volumeID []byte) (uint64, error) 
 	return head, nil
 }
 
+// eventHeadsChunk is how many volumes one EventHeads statement asks for:
+// well under SQLite's and PostgreSQL's limits on parameters.
+const eventHeadsChunk = 500
+
+// EventHeads returns the latest sequence numbers of the volumes that
+// exist among volumeIDs.
+func (s *Store) EventHeads(ctx context.Context, volumeIDs [][]byte) (map[string]uint64, error) {
+	heads := make(map[string]uint64, len(volumeIDs))
+	for chunk := range slices.Chunk(volumeIDs, eventHeadsChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := s.eventHeads(ctx, args, heads); err != nil {
+			return nil, fmt.Errorf("event heads of %d volumes: %w", len(volumeIDs), err)
+		}
+	}
+	return heads, nil
+}
+
+func (s *Store) eventHeads(ctx context.Context, args []any, heads map[string]uint64) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, event_seq FROM volumes WHERE id IN (?`+inList(len(args)), args...)
+	if err != nil {
+		return s.dbErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   []byte
+			head uint64
+		)
+		if err := rows.Scan(&id, intCol[uint64]{&head}); err != nil {
+			return s.dbErr(err)
+		}
+		heads[string(id)] = head
+	}
+	return s.dbErr(rows.Err())
+}
+
 func (s *Store) eventHead(ctx context.Context, volumeID []byte) (uint64, error) {
 	var head uint64
 	err := s.r.QueryRowContext(ctx, `SELECT event_seq FROM volumes WHERE id = ?`, volumeID).Scan(intCol[uint64]{&head})
