@@ -169,6 +169,11 @@ func (c *Config) write(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
+	return c.replace(name, b)
+}
+
+// replace is write for bytes already encoded.
+func (c *Config) replace(name string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Join(c.dir, filepath.Dir(name)), "."+filepath.Base(name)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
