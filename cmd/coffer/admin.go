@@ -17,10 +17,22 @@ func (a *app) adminCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
 		Short: "Operator commands, run against the server's own data",
-		Long: `Operator commands, run against the server's own data: give the same
---data and --db as to coffer serve. They refuse a database that holds no
-Coffer metadata rather than start a new one.`,
+		Long: `Operator commands, run against the server's own data: they need the
+server's --data and --db (and, for admin storage, its --store, --replicas,
+--write-quorum, --erasure and --store-timeout). They refuse a database that
+holds no Coffer metadata rather than start a new one.
+
+They take these settings from the same places as coffer serve, with the
+same precedence: the command line, then COFFER_<FLAG> variables (COFFER_DATA,
+COFFER_DB, COFFER_STORE comma-separated, …), then the YAML file given with
+--config, which may be the server's own: keys that are flags of coffer
+serve but not of the command (listen, session-idle, …) are skipped.
+The flags of the admin commands that serve lacks (--json, scrub's --rate,
+migrate's --from and --to) are read from the command line only.`,
 	}
+	// Every subcommand: the file and the environment fill in the server's
+	// settings the command line left out, before RunE reads them.
+	cmd.PersistentPreRunE = a.withConfig(cmd.PersistentFlags())
 	cmd.PersistentFlags().StringVar(&data, "data", "./coffer-data", "the server's data folder")
 	cmd.PersistentFlags().StringVar(&db, "db", "", "the server's metadata database: postgres://… or sqlite:///path (default: meta.db in --data)")
 	user := &cobra.Command{Use: "user", Short: "Manage accounts"}

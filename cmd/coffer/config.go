@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
@@ -16,11 +17,23 @@ import (
 // the command line, then the environment, then the file, then the flag's
 // default.
 //
-// The file is a mapping of flag names to values: a string, a number, a
-// duration such as 1h, or for a repeatable flag (--store, --trusted-proxy)
-// a list. The variable of flag --tls-cert is COFFER_TLS_CERT: COFFER_ and
-// the name in capitals, dashes as underscores; a repeatable flag takes its
-// values comma-separated. An empty variable counts as unset.
+// The operator commands (`coffer admin …`) read the same file and the same
+// variables, so that they find the server's database and block locations
+// wherever the server found them. They take from there only the server's
+// settings they have (--data, --db, and for `admin storage` the layout
+// flags): a key of the file that is a flag of serve but not of the admin
+// command (listen, session-idle) is skipped, and a flag of the admin
+// command that serve lacks (--json, scrub's --rate, migrate's --from and
+// --to) comes from the command line only: it says what to do this once,
+// not how the deployment is set up, and migrate's --to names the database
+// to copy into, which a stale variable must never choose.
+//
+// The file is a mapping of flag names of serve to values: a string, a
+// number, a duration such as 1h, or for a repeatable flag (--store,
+// --trusted-proxy) a list. The variable of flag --tls-cert is
+// COFFER_TLS_CERT: COFFER_ and the name in capitals, dashes as
+// underscores; a repeatable flag takes its values comma-separated. An
+// empty variable counts as unset.
 //
 // Values are never shown in errors: a database URL holds a password.
 
@@ -40,6 +53,13 @@ func configurable(f *pflag.Flag) bool {
 	return f.Name != configFlag && f.Name != "help"
 }
 
+// setting reports whether flag name is a setting of the server: a
+// configurable flag of server, coffer serve's flag set.
+func setting(server *pflag.FlagSet, name string) bool {
+	f := server.Lookup(name)
+	return f != nil && configurable(f)
+}
+
 // repeatable reports whether a flag takes several values.
 func repeatable(f *pflag.Flag) bool {
 	_, ok := f.Value.(pflag.SliceValue)
@@ -52,22 +72,43 @@ type fileValue struct {
 	line   int
 }
 
-// applyConfig sets every configurable flag of fs that the command line did
-// not set from its environment variable, or else from the file at path
-// (none if path is ""). Flags are set through fs.Set, which reaches the
-// variables they are bound to. Mistakes are usage errors naming the key
-// and where it was given.
-func applyConfig(fs *pflag.FlagSet, path string, getenv func(string) string) error {
+// serverSettings returns the flags of coffer serve: the settings that the
+// file and the environment give, and the keys the file may hold.
+func (a *app) serverSettings() *pflag.FlagSet {
+	return a.serveCmd().Flags()
+}
+
+// withConfig registers --config in flags (a command's own flags, or its
+// persistent flags to reach its subcommands) and returns the hook to run
+// as the command's PreRunE or PersistentPreRunE: before RunE reads any
+// flag, the file and the environment fill in the settings the command
+// line left out.
+func (a *app) withConfig(flags *pflag.FlagSet) func(*cobra.Command, []string) error {
+	var path string
+	flags.StringVar(&path, configFlag, "", "read settings from this YAML file, keys being flag names of coffer serve (COFFER_* variables and the command line win over it)")
+	return func(cmd *cobra.Command, _ []string) error {
+		return applyConfig(cmd.Flags(), a.serverSettings(), path, a.getenv)
+	}
+}
+
+// applyConfig sets every flag of fs that is a setting of the server (a
+// configurable flag of server, coffer serve's flag set: for serve, every
+// flag of fs but --config and --help) and that the command line did not set, from its environment
+// variable, or else from the file at path (none if path is ""). The other
+// flags of fs come from the command line only. Flags are set through
+// fs.Set, which reaches the variables they are bound to. Mistakes are
+// usage errors naming the key and where it was given.
+func applyConfig(fs, server *pflag.FlagSet, path string, getenv func(string) string) error {
 	var file map[string]fileValue
 	if path != "" {
 		var err error
-		if file, err = readConfigFile(fs, path); err != nil {
+		if file, err = readConfigFile(fs, server, path); err != nil {
 			return usageError{err}
 		}
 	}
 	var first error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if first != nil || !configurable(f) || f.Changed {
+		if first != nil || !setting(server, f.Name) || f.Changed {
 			return
 		}
 		if raw := getenv(envName(f.Name)); raw != "" {
@@ -123,8 +164,10 @@ func describeType(typ string) string {
 }
 
 // readConfigFile reads the YAML file at path: a mapping whose keys are
-// flags of fs.
-func readConfigFile(fs *pflag.FlagSet, path string) (map[string]fileValue, error) {
+// settings of the server (flags of server). It returns the values of the
+// keys that are flags of fs; the others, the server's alone, are skipped
+// unread.
+func readConfigFile(fs, server *pflag.FlagSet, path string) (map[string]fileValue, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--config: %w", err)
@@ -148,8 +191,15 @@ func readConfigFile(fs *pflag.FlagSet, path string) (map[string]fileValue, error
 			return nil, fmt.Errorf("%s: a key must be a flag name", at)
 		}
 		f := fs.Lookup(k.Value)
-		if f == nil || !configurable(f) {
+		if !setting(server, k.Value) {
+			if f != nil && configurable(f) {
+				// A flag of this command that serve lacks.
+				return nil, fmt.Errorf("%s: key %q: --%s is read from the command line only, not from the file or the environment", at, k.Value, f.Name)
+			}
 			return nil, fmt.Errorf("%s: unknown key %q: coffer serve has no such flag (run coffer serve --help)", at, k.Value)
+		}
+		if f == nil {
+			continue // the server's, not this command's
 		}
 		if _, dup := out[f.Name]; dup {
 			return nil, fmt.Errorf("%s: %s is given twice", at, f.Name)

@@ -279,3 +279,242 @@ func TestServeConfigFile(t *testing.T) {
 		t.Fatalf("the log is not JSON: %q", first)
 	}
 }
+
+// adminFlags parses a command line of `coffer admin` (args without
+// "admin") with env as the environment and returns the flags of the
+// subcommand run as its RunE would see them, without running it.
+func adminFlags(t *testing.T, env map[string]string, args ...string) (*pflag.FlagSet, error) {
+	t.Helper()
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return env[k] }}
+	cmd := a.adminCmd()
+	var got *pflag.FlagSet
+	var stub func(c *cobra.Command)
+	stub = func(c *cobra.Command) {
+		if c.RunE != nil {
+			c.RunE = func(c *cobra.Command, _ []string) error { got = c.Flags(); return nil }
+		}
+		for _, sub := range c.Commands() {
+			stub(sub)
+		}
+	}
+	stub(cmd)
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	if err == nil && got == nil {
+		t.Fatalf("admin %q ran no command", args)
+	}
+	return got, err
+}
+
+// serverFile is a server's config file: the admin commands read it too.
+const serverFile = `# the server's settings, serve-only ones among them
+listen: 0.0.0.0:9000
+data: /srv/coffer-file
+db: postgres://coffer@db.example/coffer
+store: [file:///srv/a, file:///srv/b]
+replicas: 2
+store-timeout: 10s
+trusted-proxy: [10.0.0.0/8]
+session-idle: 1h
+scrub-rate: 8MiB
+metrics-listen: 127.0.0.1:9100
+log-format: json
+`
+
+func TestAdminConfigPrecedence(t *testing.T) {
+	file := writeConfig(t, serverFile)
+
+	// The environment alone: COFFER_DB and COFFER_DATA are the server's
+	// --db and --data, for every admin command.
+	env := map[string]string{"COFFER_DB": "sqlite:///env/meta.db", "COFFER_DATA": "/srv/coffer-env", "COFFER_STORE": "file:///srv/c,file:///srv/d"}
+	for _, argv := range [][]string{
+		{"storage", "status"},
+		{"storage", "repair", "--json"},
+		{"storage", "scrub"},
+		{"user", "quota", "alice", "1GiB"},
+		{"migrate", "--to", "postgres://coffer@db.example/new"},
+	} {
+		fs, err := adminFlags(t, env, argv...)
+		if err != nil {
+			t.Fatalf("%q: %v", argv, err)
+		}
+		if got := mustString(t, fs, "db"); got != env["COFFER_DB"] {
+			t.Errorf("%q: --db = %q, want COFFER_DB's", argv, got)
+		}
+		if got := mustString(t, fs, "data"); got != env["COFFER_DATA"] {
+			t.Errorf("%q: --data = %q, want COFFER_DATA's", argv, got)
+		}
+		if argv[0] == "storage" {
+			if got := mustArray(t, fs, "store"); !slices.Equal(got, []string{"file:///srv/c", "file:///srv/d"}) {
+				t.Errorf("%q: --store = %q, want COFFER_STORE's", argv, got)
+			}
+		}
+	}
+
+	// The command line wins over the environment, which wins over the
+	// file, whose serve-only keys (listen, session-idle, …) are skipped.
+	// --config may come before or after the subcommand.
+	for _, argv := range [][]string{
+		{"--config", file, "storage", "status", "--db", "sqlite:///cli/meta.db"},
+		{"storage", "status", "--db", "sqlite:///cli/meta.db", "--config", file},
+	} {
+		fs, err := adminFlags(t, map[string]string{"COFFER_DB": "sqlite:///env/meta.db", "COFFER_REPLICAS": "1"}, argv...)
+		if err != nil {
+			t.Fatalf("%q: %v", argv, err)
+		}
+		for name, want := range map[string]string{
+			"db":      "sqlite:///cli/meta.db", // the command line
+			"data":    "/srv/coffer-file",      // the file
+			"erasure": "",                      // default
+		} {
+			if got := mustString(t, fs, name); got != want {
+				t.Errorf("%q: --%s = %q, want %q", argv, name, got, want)
+			}
+		}
+		if got, _ := fs.GetInt("replicas"); got != 1 {
+			t.Errorf("%q: --replicas = %d, want COFFER_REPLICAS's 1 over the file's 2", argv, got)
+		}
+		if got := mustArray(t, fs, "store"); !slices.Equal(got, []string{"file:///srv/a", "file:///srv/b"}) {
+			t.Errorf("%q: --store = %q, want the file's", argv, got)
+		}
+		if got := mustDuration(t, fs, "store-timeout"); got != 10*time.Second {
+			t.Errorf("%q: --store-timeout = %v, want the file's 10s", argv, got)
+		}
+		for _, serveOnly := range []string{"listen", "session-idle", "trusted-proxy", "scrub-rate", "metrics-listen", "log-format"} {
+			if fs.Lookup(serveOnly) != nil {
+				t.Errorf("%q has a --%s flag", argv, serveOnly)
+			}
+		}
+	}
+
+	// The file's db reaches user quota, which skips the layout keys
+	// (store, replicas) it has no flags for.
+	fs, err := adminFlags(t, nil, "user", "quota", "alice", "1GiB", "--config", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustString(t, fs, "db"); got != "postgres://coffer@db.example/coffer" {
+		t.Errorf("user quota: --db = %q, want the file's", got)
+	}
+
+	// Serve-only settings, even malformed, are no business of the admin
+	// commands: in the file as in the environment (serve refuses both).
+	bad := writeConfig(t, "data: /srv/x\nsession-idle: forever\nlisten:\nlog-format: [a, b]\n")
+	badEnv := map[string]string{"COFFER_SESSION_MAX": "forever", "COFFER_KEEP_VERSIONS": "many"}
+	if _, err := adminFlags(t, badEnv, "storage", "status", "--config", bad); err != nil {
+		t.Errorf("admin with malformed serve-only settings: %v", err)
+	}
+	if _, err := serveFlags(t, nil, "--config", bad); err == nil {
+		t.Errorf("serve takes the malformed file")
+	}
+	if _, err := serveFlags(t, badEnv); err == nil {
+		t.Errorf("serve takes the malformed environment")
+	}
+}
+
+func TestAdminConfigMistakes(t *testing.T) {
+	const secret = "hunter2-Secret"
+	for _, tc := range []struct {
+		name, file string
+		argv       []string
+		want       []string
+	}{
+		{"unknown key", "data: /srv/x\n\nbogus-flag: " + secret + "\n", []string{"storage", "status"}, []string{`"bogus-flag"`, "coffer.yaml:3", "coffer serve has no such flag"}},
+		{"unknown key, quota", "dbb: postgres://u:" + secret + "@h/db\n", []string{"user", "quota", "alice", "1GiB"}, []string{`"dbb"`, "coffer.yaml:1"}},
+		{"unknown key, migrate", "listen: 127.0.0.1:1\nstores: [" + secret + "]\n", []string{"migrate", "--to", "postgres://h/db"}, []string{`"stores"`, "coffer.yaml:2"}},
+		{"migrate's --to", "to: postgres://u:" + secret + "@h/db\n", []string{"migrate"}, []string{`"to"`, "coffer.yaml:1", "command line only"}},
+		{"migrate's --from", "from: sqlite:///" + secret + "\n", []string{"migrate", "--to", "postgres://h/db"}, []string{`"from"`, "command line only"}},
+		{"status's --json", "json: true\n", []string{"storage", "status"}, []string{`"json"`, "command line only"}},
+		{"scrub's --rate", "rate: 1MiB\n", []string{"storage", "scrub"}, []string{`"rate"`, "command line only"}},
+		{"--to elsewhere", "to: postgres://u:" + secret + "@h/db\n", []string{"storage", "status"}, []string{`"to"`, "coffer serve has no such flag"}},
+		{"config is no key", "config: other.yaml\n", []string{"storage", "status"}, []string{`"config"`}},
+		{"bad number", "replicas: " + secret + "\n", []string{"storage", "status"}, []string{"coffer.yaml:1", "replicas", "whole number"}},
+		{"list for one value", "db: [postgres://u:" + secret + "@h/a, b]\n", []string{"storage", "repair"}, []string{"coffer.yaml:1", "db", "one value"}},
+		{"twice", "db: a\ndb: " + secret + "\n", []string{"user", "quota", "alice", "1GiB"}, []string{"coffer.yaml:2", "twice"}},
+		{"not a mapping", "- " + secret + "\n", []string{"storage", "status"}, []string{"coffer.yaml:1", "mapping"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := adminFlags(t, nil, append(tc.argv, "--config", writeConfig(t, tc.file))...)
+			wantUsageError(t, tc.name, err, tc.want, secret)
+		})
+	}
+
+	_, err := adminFlags(t, map[string]string{"COFFER_REPLICAS": secret}, "storage", "status")
+	wantUsageError(t, "COFFER_REPLICAS", err, []string{"environment variable COFFER_REPLICAS", "--replicas"}, secret)
+	_, err = adminFlags(t, nil, "storage", "status", "--config", filepath.Join(t.TempDir(), "missing.yaml"))
+	wantUsageError(t, "missing file", err, []string{"missing.yaml"})
+}
+
+// The flags of the admin commands that serve lacks come from the command
+// line only: the environment does not reach them. They are exactly those
+// docs/operations.md lists; every other flag is a setting of serve's, of
+// the same type.
+func TestAdminCommandLineOnlyFlags(t *testing.T) {
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	server := a.serverSettings()
+	only := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) {
+				if !configurable(f) {
+					return
+				}
+				sf := server.Lookup(f.Name)
+				if sf == nil {
+					only[c.Name()+" --"+f.Name] = true
+				} else if sf.Value.Type() != f.Value.Type() {
+					t.Errorf("%s --%s is a %s, serve's a %s", c.CommandPath(), f.Name, f.Value.Type(), sf.Value.Type())
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(a.adminCmd())
+	want := []string{"migrate --from", "migrate --to", "repair --json", "scrub --json", "scrub --rate", "status --json"}
+	if got := slices.Sorted(func(yield func(string) bool) {
+		for k := range only {
+			if !yield(k) {
+				return
+			}
+		}
+	}); !slices.Equal(got, want) {
+		t.Errorf("command-line-only flags of the admin commands: %q, want %q (update docs/operations.md)", got, want)
+	}
+
+	env := map[string]string{"COFFER_TO": "postgres://coffer@db.example/new", "COFFER_FROM": "sqlite:///old/meta.db", "COFFER_JSON": "true", "COFFER_RATE": "1MiB"}
+	for _, argv := range [][]string{{"migrate"}, {"storage", "status"}, {"storage", "scrub"}} {
+		fs, err := adminFlags(t, env, argv...)
+		if err != nil {
+			t.Fatalf("%q: %v", argv, err)
+		}
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Changed {
+				t.Errorf("%q: --%s set from the environment", argv, f.Name)
+			}
+		})
+	}
+
+	// Run for real: migrate without --to stops before opening anything,
+	// whatever COFFER_TO says.
+	var out, errb strings.Builder
+	a = &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}
+	if code := run(t.Context(), a, []string{"admin", "migrate", "--data", t.TempDir()}); code != 2 || !strings.Contains(errb.String(), "--to is required") {
+		t.Errorf("migrate with COFFER_TO and no --to: exit %d, %q", code, errb.String())
+	}
+
+	// With the source from COFFER_DB, a --to naming it is refused, saying
+	// what to do and without the URL's password.
+	const secret = "Db-Password-9913"
+	dbURL := "postgres://coffer:" + secret + "@db.example/coffer"
+	errb.Reset()
+	a.getenv = func(k string) string { return map[string]string{"COFFER_DB": dbURL}[k] }
+	if code := run(t.Context(), a, []string{"admin", "migrate", "--to", dbURL}); code != 2 || !strings.Contains(errb.String(), "give --from") || strings.Contains(errb.String(), secret) {
+		t.Errorf("migrate --to the server's COFFER_DB: exit %d, %q", code, errb.String())
+	}
+}

@@ -1414,3 +1414,67 @@ func TestStorageRottenLastCopies(t *testing.T) {
 		t.Fatalf("get of a block whose remaining copies are rotten: %s", r.stderr)
 	}
 }
+
+// TestStorageAdminSettingsFromEnv: the admin commands find the server's
+// metadata and block locations in COFFER_* variables, or in the server's
+// own --config file (serve-only keys and all), as they do in flags, with
+// the command line first.
+func TestStorageAdminSettingsFromEnv(t *testing.T) {
+	t.Parallel()
+	s := newStorage(t, 3, false, "--write-quorum", "3")
+	var conf strings.Builder
+	fmt.Fprintf(&conf, "data: %s\nwrite-quorum: 3\nstore:\n", s.data)
+	for _, st := range s.stores {
+		fmt.Fprintf(&conf, "  - %s\n", st)
+	}
+	conf.WriteString("listen: 127.0.0.1:0\nscrub-interval: 0\nrepair-interval: 1h\nsession-idle: 1h\nlog-format: json\n")
+	file := writeConfig(t, conf.String())
+	srv := startServerAt(t, s.data, s.env, "--config", file)
+	mustOK(t, cli(t, user(t, srv), "put", "-q", writeFile(t, "a.bin", randomBytes(93, 3<<20)), "/a.bin"), "put")
+	srv.stop(t) // nothing changes from here on
+
+	want := mustOK(t, s.admin(t, "status", "--json"), "status with flags").stdout
+	var st storageStatus
+	if err := json.Unmarshal([]byte(want), &st); err != nil || st.Blocks == 0 || st.Policy.WriteQuorum != 3 || len(st.Locations) != 3 {
+		t.Fatalf("status with flags: %v\n%s", err, want)
+	}
+	// On PostgreSQL (COFFER_TEST_DB), the database is the server's --db.
+	env := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		if db := testDBArgs(t, s.data); db != nil {
+			m["COFFER_DB"] = db[1]
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	stores := strings.Join(s.stores, ",")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"environment", env("COFFER_DATA", s.data, "COFFER_STORE", stores, "COFFER_WRITE_QUORUM", "3"), nil},
+		{"the server's file", env(), []string{"--config", file}},
+		{"flags over the environment", env("COFFER_DATA", t.TempDir(), "COFFER_STORE", stores, "COFFER_WRITE_QUORUM", "2"),
+			[]string{"--data", s.data, "--write-quorum", "3"}},
+		{"the environment over the file", env("COFFER_DATA", s.data, "COFFER_WRITE_QUORUM", "3"),
+			[]string{"--config", writeConfig(t, "data: "+t.TempDir()+"\nwrite-quorum: 2\nstore: ["+stores+"]\nlisten: 127.0.0.1:1\n")}},
+	} {
+		r := mustOK(t, cli(t, tc.env, append([]string{"admin", "storage", "status", "--json"}, tc.args...)...), "status from "+tc.name)
+		if r.stdout != want {
+			t.Errorf("status from %s:\n%s\nwant, as with flags:\n%s", tc.name, r.stdout, want)
+		}
+	}
+	mustOK(t, cli(t, env("COFFER_DATA", s.data), "admin", "user", "quota", "olga", "1GiB"), "user quota from the environment")
+
+	// Before, a COFFER_DATA the admin command ignored left it on the
+	// default ./coffer-data; now it is followed, to the wrong folder here.
+	if testDBArgs(t, s.data) == nil {
+		r := mustFail(t, cli(t, map[string]string{"COFFER_DATA": t.TempDir(), "COFFER_STORE": stores}, "admin", "storage", "status"), 1, "status on an empty COFFER_DATA")
+		if !strings.Contains(r.stderr, "no metadata at") || strings.Contains(r.stderr, "coffer-data") {
+			t.Errorf("status on an empty COFFER_DATA: %s", r.stderr)
+		}
+	}
+}

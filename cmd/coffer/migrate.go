@@ -26,8 +26,12 @@ embedded deployment to PostgreSQL.
 
 Stop every server first: what they write after the copy would be lost.
 The source defaults to the server's own database (--db, else meta.db in
---data). An SQLite source is read under its write lock, so that nothing
-can change it during the copy; if a server holds the lock, the copy
+--data; like coffer serve, they may come from COFFER_DB and COFFER_DATA
+or the --config file). --to and --from are read from the command line
+only, never from the environment or the file: the database to copy into
+is chosen once, by hand, not by a variable left over from a deployment.
+An SQLite source is read under its write lock, so that nothing can
+change it during the copy; if a server holds the lock, the copy
 fails ("stop the servers first"). The copy is one transaction on the
 destination, committed only after every table's row count, every usage
 counter and every value of every row is checked against the source; on
@@ -56,14 +60,20 @@ as before.`,
 			if dst.Driver != "postgres" {
 				return usageError{fmt.Errorf("--to %s: want a postgres:// URL", dst)}
 			}
+			fromFlag := "--from"
 			if from == "" {
-				from = *db
+				// The server's database, which may come from COFFER_DB
+				// or the file like --data, else meta.db in --data.
+				from, fromFlag = *db, "--db"
 			}
 			src, err := metadb.Parse(from, *data)
 			if err != nil {
-				return usageError{fmt.Errorf("--from: %w", err)}
+				return usageError{fmt.Errorf("%s: %w", fromFlag, err)}
 			}
-			if src == dst {
+			switch {
+			case src == dst && fromFlag == "--db":
+				return usageError{errors.New("--to names the server's own database (--db), the source of the copy: give --from to name another source")}
+			case src == dst:
 				return usageError{errors.New("--from and --to name the same database")}
 			}
 			return a.migrate(cmd.Context(), src, dst)

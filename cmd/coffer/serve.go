@@ -23,7 +23,6 @@ func (a *app) serveCmd() *cobra.Command {
 		sessionIdle time.Duration
 		sessionMax  time.Duration
 		proxies     []string
-		configFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -55,11 +54,6 @@ and a write quorum of block locations is reachable, else 503 saying which
 is not. With --metrics-listen, Prometheus metrics are served apart from
 the API.`,
 		Args: args(0, 0),
-		// Before RunE reads any flag: the file and the environment fill
-		// in what the command line left out.
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyConfig(cmd.Flags(), configFile, a.getenv)
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
@@ -107,7 +101,9 @@ the API.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configFile, configFlag, "", "read flags from this YAML file, keys being flag names (the environment's COFFER_* variables and the command line win over it)")
+	// Before RunE reads any flag, the file and the environment fill in
+	// what the command line left out.
+	cmd.PreRunE = a.withConfig(f)
 	f.StringVar(&cfg.DataDir, "data", "./coffer-data", "folder for the metadata database and blocks")
 	f.StringVar(&cfg.DB, "db", "", "metadata database: postgres://… or sqlite:///path (default: meta.db in --data)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")

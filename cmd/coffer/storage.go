@@ -40,7 +40,8 @@ func (a *app) storageCmd(data, db *string) *cobra.Command {
 		Short: "Check and repair the block locations",
 		Long: `Check and repair the block locations. Give the same --data, --db,
 --store, --replicas, --write-quorum and --erasure flags as to coffer
-serve. These commands may run while the server runs.`,
+serve, on the command line, as COFFER_* variables or in the --config file
+(see coffer admin --help). These commands may run while the server runs.`,
 	}
 	sf.bind(cmd.PersistentFlags())
 
