@@ -35,6 +35,18 @@ func IsNotFound(err error) bool {
 	return errors.Is(err, ErrNotExist) || errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
+// Under returns a copy of e at its name in folder parent, for a caller
+// that keeps the entries of a tree in which a folder above e moved since
+// e was listed. The operations here resolve the folders above an entry by
+// its path (to check where it moves, and who may write there), so an
+// entry kept with the path it had before would name a folder that is no
+// longer there, or another one.
+func (e *Entry) Under(parent *Entry) *Entry {
+	c := *e
+	c.path = path.Join(parent.path, e.Name)
+	return &c
+}
+
 // MkdirIn creates the folder name in parent and returns it.
 func (d *Drive) MkdirIn(ctx context.Context, parent *Entry, name string) (*Entry, error) {
 	e, err := d.mkdirIn(ctx, parent, name)

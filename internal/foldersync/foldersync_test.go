@@ -693,3 +693,83 @@ func TestRemoteFolderTrashedStops(t *testing.T) {
 		}
 	}
 }
+
+// A touch (the same bytes, a new time) reaches the other device as a new
+// revision that re-uses every block, so it stores nothing new; it does
+// not keep alive a file deleted on the server meanwhile.
+func TestTouchSendsTheTimeNotTheBlocks(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.device(t, "laptop"), w.device(t, "desktop")
+	data := strings.Repeat("touched, not edited. ", 600_000) // 3 blocks
+	a.write(t, "big.bin", data)
+	a.write(t, "gone.txt", "deleted on the desktop")
+	a.sync(t)
+	b.sync(t)
+	before := w.blockFiles(t)
+	later := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	if err := os.Chtimes(a.path("big.bin"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if rep := a.sync(t); rep.Uploaded != 1 {
+		t.Fatalf("the touch: %+v, want one upload", rep)
+	}
+	if added := w.blockFiles(t) - before; added != 0 {
+		t.Fatalf("the touch stored %d new blocks, want none", added)
+	}
+	if rep := b.sync(t); rep.Downloaded != 1 {
+		t.Fatalf("the touch on the other device: %+v, want one download", rep)
+	}
+	info, err := os.Stat(b.path("big.bin"))
+	if err != nil || !info.ModTime().Equal(later) || b.read(t, "big.bin") != data {
+		t.Fatalf("the other device's copy: %v, %v; want the new time and the same bytes", info.ModTime(), err)
+	}
+	for _, dev := range []*device{a, b, a} {
+		if rep := dev.sync(t); rep != (foldersync.Report{}) {
+			t.Fatalf("%s: a pass after the touch did %+v, want nothing", dev.name, rep)
+		}
+	}
+
+	if err := os.Remove(b.path("gone.txt")); err != nil {
+		t.Fatal(err)
+	}
+	b.sync(t)
+	if err := os.Chtimes(a.path("gone.txt"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	b.sync(t)
+	if _, err := os.Stat(a.path("gone.txt")); !os.IsNotExist(err) {
+		t.Fatalf("a touched file deleted on the other device is still here: %v", err)
+	}
+	sameTrees(t, a, b)
+}
+
+// A folder moved here, then a file moved into a folder two levels below
+// it, in the same running sync: the second move names the folders as
+// they are now, not as they were when the sync last listed them.
+func TestMoveIntoFolderBelowOneMovedBefore(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.device(t, "laptop"), w.device(t, "desktop")
+	a.write(t, "x/y/z/q/deep.txt", "deep")
+	a.write(t, "f.txt", "moved in later")
+	if err := os.MkdirAll(a.path("w"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	b.sync(t)
+	if err := os.Rename(a.path("x/y"), a.path("w/y")); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	if err := os.Rename(a.path("f.txt"), a.path("w/y/z/q/f.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if rep := a.sync(t); rep.Moved != 1 || rep.Uploaded != 0 {
+		t.Fatalf("the move into the moved folder: %+v, want one move", rep)
+	}
+	b.sync(t)
+	sameTrees(t, a, b)
+	if got := b.read(t, "w/y/z/q/f.txt"); got != "moved in later" {
+		t.Fatalf("the moved file on the other device: %q", got)
+	}
+}

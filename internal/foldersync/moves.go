@@ -17,11 +17,27 @@ import (
 // to be created on the server before their move can be made.
 func (s *Syncer) moves(ctx context.Context, v *view, rep *Report) (moved bool, deferred map[string]bool, err error) {
 	deferred = map[string]bool{}
+	// In the order of where the server has them: a folder moved there
+	// is moved here before what the server moved into it, which would
+	// otherwise make the folder's new place here first (moveLocal makes
+	// missing parents) and take its name.
 	paths := make([]string, 0, len(v.bases))
-	for p := range v.bases {
+	where := make(map[string]string, len(v.bases))
+	for p, b := range v.bases {
 		paths = append(paths, p)
+		at := p
+		if r := s.tree.byID[string(b.Node)]; r != nil {
+			at = r.path
+		}
+		where[p] = treeKey(at) // made once, not in every comparison
 	}
-	sort.Strings(paths)
+	sort.Slice(paths, func(i, j int) bool {
+		a, b := where[paths[i]], where[paths[j]]
+		if a != b {
+			return a < b
+		}
+		return paths[i] < paths[j]
+	})
 	// Local paths the base does not know, by inode: where moved files
 	// went.
 	byIno := map[uint64]string{}
@@ -42,13 +58,14 @@ func (s *Syncer) moves(ctx context.Context, v *view, rep *Report) (moved bool, d
 		if l == nil {
 			return "" // moved away this round
 		}
-		if l.Kind != b.Kind || l.Kind == kindFile && (l.Size != b.Size || l.MTime != b.MTime) {
+		if l.Kind != b.Kind || l.Kind == kindFile && l.Size != b.Size {
 			return "" // another file that reused the inode
 		}
 		if l.Kind == kindFile {
-			// A recycled inode with the same size and time (files
-			// unpacked from an archive) is not a move: the content
-			// says.
+			// A recycled inode with the same size (files unpacked from
+			// an archive) is not a move: the content says. The time may
+			// differ (a move and a touch); the new time is sent next
+			// round.
 			if h, err := s.hash(ctx, v, q); err != nil || h.SHA != b.SHA {
 				return ""
 			}
@@ -226,10 +243,12 @@ func (s *Syncer) clearDeleted(ctx context.Context, v *view, p string, rep *Repor
 	return nil
 }
 
-// repath gives the nodes below a moved folder their new paths.
+// repath gives the nodes below a moved folder their new paths, here and
+// in their entries (see client.Entry.Under).
 func (s *Syncer) repath(n *rnode) {
 	for name, k := range n.kids {
 		k.path = n.path + "/" + name
+		k.e = k.e.Under(n.e)
 		if k.kids != nil {
 			s.repath(k)
 		}

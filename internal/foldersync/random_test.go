@@ -20,7 +20,7 @@ import (
 )
 
 // TestRandomOperations runs seeded random operations on three devices
-// (create, edit, delete, rename, move, mkdir, rm -r, on a few names, so
+// (create, edit, touch, delete, rename, move, mkdir, rm -r, on a few names, so
 // that they collide), each device syncing at random points, then syncs
 // all three to quiescence, and checks that every device and the server
 // hold the same tree and that no content written by anyone is missing,
@@ -358,11 +358,18 @@ func (r *rnd) op(dev *device) {
 			return
 		}
 		r.write(dev, p, "create")
-	case k < 50: // edit
+	case k < 45: // edit
 		if len(names) == 0 {
 			return
 		}
 		r.write(dev, r.pick(names), "edit")
+	case k < 50: // touch: a new time, the same bytes
+		if len(names) == 0 {
+			return
+		}
+		p := r.pick(names)
+		bump(t, dev.path(p))
+		r.logf("%s: touch %s", dev.name, p)
 	case k < 60: // delete
 		if len(names) == 0 {
 			return

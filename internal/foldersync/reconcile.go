@@ -30,13 +30,17 @@ func parentOf(p string) string {
 	return ""
 }
 
+// treeKey is a path's key for sorting component by component: a folder
+// sorts just before what is in it, and that before "a-b" after "a".
+func treeKey(p string) string { return strings.ReplaceAll(p, "/", "\x00") }
+
 // sortTree sorts paths component by component.
 func sortTree(paths []string) {
 	// Keys made once, not in every comparison: a folder of 10,000 files
 	// would otherwise allocate two strings per comparison.
 	keys := make(map[string]string, len(paths))
 	for _, p := range paths {
-		keys[p] = strings.ReplaceAll(p, "/", "\x00")
+		keys[p] = treeKey(p)
 	}
 	sort.Slice(paths, func(i, j int) bool { return keys[paths[i]] < keys[paths[j]] })
 }
@@ -54,6 +58,10 @@ type view struct {
 	ig    *ignorer
 	// hashes caches the files read this round.
 	hashes map[string]*hashed
+	// touched holds the files whose content is the base's but whose
+	// modification time is not (a touch): sent as a new revision, with
+	// the time, if the server's copy did not change meanwhile.
+	touched map[string]bool
 }
 
 func (s *Syncer) newView(ctx context.Context) (*view, error) {
@@ -78,7 +86,7 @@ func (s *Syncer) newView(ctx context.Context) (*view, error) {
 			delete(bases, p)
 		}
 	}
-	return &view{loc: loc, bases: bases, rem: rem, ig: ig, hashes: map[string]*hashed{}}, nil
+	return &view{loc: loc, bases: bases, rem: rem, ig: ig, hashes: map[string]*hashed{}, touched: map[string]bool{}}, nil
 }
 
 // hash returns the content of local file p as read now.
@@ -94,9 +102,10 @@ func (s *Syncer) hash(ctx context.Context, v *view, p string) (*hashed, error) {
 	return h, nil
 }
 
-// localChanged reports whether local p differs from its base. A file
-// whose size, time or inode moved but whose content did not gets its new
-// look recorded, so it is not read again.
+// localChanged reports whether local p's content differs from its base.
+// A file whose size or inode moved but whose content and time did not
+// gets its new look recorded, so it is not read again; one whose time
+// moved is marked touched.
 func (s *Syncer) localChanged(ctx context.Context, v *view, p string) (bool, error) {
 	l, b := v.loc[p], v.bases[p]
 	if l == nil || l.Kind != b.Kind {
@@ -111,6 +120,10 @@ func (s *Syncer) localChanged(ctx context.Context, v *view, p string) (bool, err
 	}
 	if h.SHA != b.SHA {
 		return true, nil
+	}
+	if l.MTime != b.MTime {
+		v.touched[p] = true
+		return false, nil
 	}
 	nb := *b
 	nb.Size, nb.MTime, nb.Ino = h.Stat.Size, h.Stat.MTime, h.Stat.Ino
@@ -238,6 +251,13 @@ func (s *Syncer) decide(ctx context.Context, v *view, p string, w *work, rep *Re
 	rc := remoteChanged(b, r)
 	switch {
 	case !lc && !rc:
+		if v.touched[p] {
+			// The same bytes with a new time: a new revision that
+			// re-uses every block, so the time reaches the others. A
+			// touch does not count as an edit against a change or a
+			// delete on the server (those cases below).
+			w.revisions = append(w.revisions, p)
+		}
 		return false, nil
 	case lc && !rc:
 		if l == nil {
