@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -695,11 +696,16 @@ func TestRemoteFolderTrashedStops(t *testing.T) {
 }
 
 // A touch (the same bytes, a new time) reaches the other device as a new
-// revision that re-uses every block, so it stores nothing new; it does
-// not keep alive a file deleted on the server meanwhile.
+// revision that re-uses every block, so it stores nothing new, and the
+// other device takes the content from its own copy; a touch does not
+// keep alive a file deleted on the server meanwhile.
 func TestTouchSendsTheTimeNotTheBlocks(t *testing.T) {
 	w := newWorld(t)
-	a, b := w.device(t, "laptop"), w.device(t, "desktop")
+	var fetched atomic.Int64 // bytes the desktop downloads
+	a := w.device(t, "laptop")
+	b, _ := w.deviceWith(t, "desktop", func(o *foldersync.Options) {
+		o.Progress = func(_, down int64) { fetched.Store(max(fetched.Load(), down)) }
+	})
 	data := strings.Repeat("touched, not edited. ", 600_000) // 3 blocks
 	a.write(t, "big.bin", data)
 	a.write(t, "gone.txt", "deleted on the desktop")
@@ -716,8 +722,12 @@ func TestTouchSendsTheTimeNotTheBlocks(t *testing.T) {
 	if added := w.blockFiles(t) - before; added != 0 {
 		t.Fatalf("the touch stored %d new blocks, want none", added)
 	}
+	fetched.Store(0)
 	if rep := b.sync(t); rep.Downloaded != 1 {
 		t.Fatalf("the touch on the other device: %+v, want one download", rep)
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Fatalf("the other device fetched %d bytes for a touch, want none", n)
 	}
 	info, err := os.Stat(b.path("big.bin"))
 	if err != nil || !info.ModTime().Equal(later) || b.read(t, "big.bin") != data {

@@ -33,9 +33,11 @@ func (s *Syncer) download(ctx context.Context, v *view, paths []string, rep *Rep
 		n := min(len(paths), prefetchGroup)
 		group := paths[:n]
 		paths = paths[n:]
-		entries := make([]*client.Entry, len(group))
-		for i, p := range group {
-			entries[i] = v.rem[p].e
+		entries := make([]*client.Entry, 0, len(group))
+		for _, p := range group {
+			if !sameContent(v, p) {
+				entries = append(entries, v.rem[p].e)
+			}
 		}
 		release, err := s.d.Prefetch(ctx, entries)
 		if err != nil {
@@ -120,11 +122,31 @@ type fetched struct {
 	blocks []byte
 }
 
+// sameContent reports whether the remote file at p is a new revision of
+// the synced one with the same content (a touch on another device): its
+// content can then come from the local copy, if that is still the synced
+// content.
+func sameContent(v *view, p string) bool {
+	b, l, r := v.bases[p], v.loc[p], v.rem[p]
+	return b != nil && l != nil && r != nil && b.Kind == kindFile && l.Kind == kindFile && r.kids == nil &&
+		string(b.Node) == string(r.ID()) && r.e.Attrs.SHA256 == b.SHA && int64(r.e.Attrs.Size) == b.Size
+}
+
 func (s *Syncer) fetch(ctx context.Context, v *view, p string) (*fetched, error) {
 	r := v.rem[p]
 	dir := filepath.Dir(s.full(p))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create folder: %w", err)
+	}
+	if sameContent(v, p) {
+		tmp, err := s.copyLocal(ctx, p, r.e, dir)
+		if err == nil {
+			return &fetched{tmp: tmp, blocks: append([]byte(nil), v.bases[p].Blocks...)}, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// Changed here meanwhile, or unreadable: the download says.
 	}
 	tmp, err := s.d.DownloadTemp(ctx, r.e, dir, func(n int) { s.count(0, n) })
 	if err != nil {
@@ -145,6 +167,57 @@ func (s *Syncer) fetch(ctx context.Context, v *view, p string) (*fetched, error)
 		blocks = h.Blocks
 	}
 	return &fetched{tmp: tmp, blocks: append([]byte(nil), blocks...)}, nil
+}
+
+// copyLocal makes the temporary file of a download of e from local p,
+// whose content e's has (the same SHA-256, checked on the bytes copied),
+// with e's modification time: a touch elsewhere costs no transfer.
+func (s *Syncer) copyLocal(ctx context.Context, p string, e *client.Entry, dir string) (string, error) {
+	src, err := os.OpenFile(s.full(p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(dir, client.TempPrefix+"*")
+	if err != nil {
+		return "", fmt.Errorf("copy %s: %w", p, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), readerCtx{ctx, src}); err != nil {
+		return "", fmt.Errorf("copy %s: %w", p, err)
+	}
+	if [32]byte(h.Sum(nil)) != e.Attrs.SHA256 {
+		return "", fmt.Errorf("%s changed here", p)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("copy %s: %w", p, err)
+	}
+	mtime := time.Unix(0, e.Attrs.ModTime)
+	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
+		return "", fmt.Errorf("copy %s: %w", p, err)
+	}
+	ok = true
+	return tmp.Name(), nil
+}
+
+// readerCtx stops a copy when its context ends.
+type readerCtx struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r readerCtx) Read(b []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(b)
 }
 
 // place renames a finished download over its place.
