@@ -218,6 +218,30 @@ func BenchmarkInitialDownload10k(b *testing.B) {
 	})
 }
 
+// BenchmarkRenames2000: a pass that repeats 2,000 local renames on the
+// server (each a MoveEntry, and a record of the new version in the
+// client's seen-versions journal), in a synced folder of 10,000 files.
+func BenchmarkRenames2000(b *testing.B) {
+	const renames = 2000
+	timed(b, renames, func() func() {
+		w := newBenchWorld(b)
+		a := w.device(b, "laptop")
+		writeSmallFiles(b, a.dir, benchFiles)
+		a.once(b)
+		for i := range renames {
+			old := filepath.Join(a.dir, fmt.Sprintf("folder-%03d", i%benchFolders), fmt.Sprintf("file-%05d.bin", i))
+			if err := os.Rename(old, old+".renamed"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return func() {
+			if rep := a.once(b); rep.Moved != renames || rep.Uploaded != 0 {
+				b.Fatalf("the pass did %v, want %d moves", rep, renames)
+			}
+		}
+	})
+}
+
 // BenchmarkIdleResync10k: a second pass of the same Syncer with nothing
 // changed. It reads no file (their size, time and inode are unchanged)
 // and does nothing: its report is empty.
