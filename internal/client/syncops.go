@@ -47,6 +47,22 @@ func (e *Entry) Under(parent *Entry) *Entry {
 	return &c
 }
 
+// ReloadShares reads again the shares of the account's own drive, which
+// say who else may write where in it: a drive kept open for long (a
+// running sync) takes an editor added since it was opened for an intruder
+// until it does. Entries verified before keep the writers they had: list
+// them again.
+func (d *Drive) ReloadShares(ctx context.Context) error {
+	return d.loadOwnedShares(ctx)
+}
+
+// CanWrite returns nil if this account may change what is in folder e:
+// an error saying why not for a folder it reaches as a viewer or an
+// uploader of another account's share, or for /shared itself.
+func (d *Drive) CanWrite(e *Entry) error {
+	return d.writable(e, e.path)
+}
+
 // MkdirIn creates the folder name in parent and returns it.
 func (d *Drive) MkdirIn(ctx context.Context, parent *Entry, name string) (*Entry, error) {
 	e, err := d.mkdirIn(ctx, parent, name)

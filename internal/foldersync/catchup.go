@@ -21,7 +21,7 @@ const keyRoot = "root"
 // (or when the feed cannot replay what was missed), else a new listing
 // of just the folders the events since the cursor touched.
 func (s *Syncer) catchUp(ctx context.Context) error {
-	if s.tree == nil {
+	if s.tree == nil || s.shared {
 		return s.fullScan(ctx)
 	}
 	var events []api.Event
@@ -63,6 +63,14 @@ func (s *Syncer) catchUp(ctx context.Context) error {
 	if len(events) == 0 {
 		return nil
 	}
+	for _, ev := range events {
+		if ev.Kind == api.EventShare {
+			// Who may write where may have changed: entries verified
+			// before carry the old writers, so the view is made again.
+			s.tree = nil
+			return s.fullScan(ctx)
+		}
+	}
 	folders, rootGone := s.tree.affected(events)
 	if rootGone {
 		// The next pass looks again from the path: the folder may have
@@ -91,6 +99,12 @@ func (s *Syncer) catchUp(ctx context.Context) error {
 		}
 	}
 	return s.setCursor(ctx, cursor, eventID(events[len(events)-1]))
+}
+
+// remoteParts is REMOTE_DIR's path split into names.
+func (s *Syncer) remoteParts() []string {
+	parts, _ := client.SplitPath(s.opt.Remote)
+	return parts
 }
 
 // eventID names an event well enough to tell it from another one with
@@ -151,15 +165,27 @@ func depth(p string) int {
 // walk, so any change made during it is replayed after: listing a folder
 // again is harmless.
 func (s *Syncer) fullScan(ctx context.Context) error {
-	head, err := s.d.EventsHead(ctx)
-	if err != nil {
-		return fmt.Errorf("read the server's history: %w", err)
+	var head uint64
+	if !s.shared {
+		var err error
+		if head, err = s.d.EventsHead(ctx); err != nil {
+			return fmt.Errorf("read the server's history: %w", err)
+		}
+		// The shares of the drive say whose records to accept in it; a
+		// share made since the drive was opened must count. (A folder
+		// shared with this account is read afresh at each walk.)
+		if err := s.d.ReloadShares(ctx); err != nil {
+			return fmt.Errorf("read the drive's shares: %w", err)
+		}
 	}
 	was, err := s.st.get(ctx, keyRoot)
 	if err != nil {
 		return err
 	}
 	root, err := s.d.Resolve(ctx, s.opt.Remote)
+	if errors.Is(err, client.ErrNotExist) && s.shared && len(s.remoteParts()) == 3 {
+		return fmt.Errorf("%s is not shared with you, or not accepted yet (see `coffer shared ls`), or no longer shared; the local folder is left as it is", s.opt.Remote)
+	}
 	if errors.Is(err, client.ErrNotExist) {
 		if was != "" {
 			return fmt.Errorf("the remote folder %s is gone (is it, or a folder above it, in the trash?); restore it, or start over with `coffer sync --reset %s %s`", s.opt.Remote, s.opt.Local, s.opt.Remote)
@@ -176,6 +202,13 @@ func (s *Syncer) fullScan(ctx context.Context) error {
 	if !root.IsDir() {
 		return fmt.Errorf("%s is a file; sync needs a folder", s.opt.Remote)
 	}
+	if s.shared {
+		// Before anything is compared: a sync that could not write would
+		// fail on every local change, and one of an uploader cannot list.
+		if err := s.d.CanWrite(root); err != nil {
+			return fmt.Errorf("%w; syncing a shared folder needs the editor role (`coffer get` copies it)", err)
+		}
+	}
 	id := b64(root.ID)
 	if was != "" && was != id {
 		all, err := s.st.all(ctx)
@@ -188,6 +221,15 @@ func (s *Syncer) fullScan(ctx context.Context) error {
 	}
 	if err := s.st.set(ctx, keyRoot, id); err != nil {
 		return err
+	}
+	if s.shared {
+		// No history to follow: what changed is found by comparing.
+		t := newRemoteTree(root)
+		if err := t.walk(ctx, s.d, t.root); err != nil {
+			return err
+		}
+		s.tree = t
+		return nil
 	}
 	// Is the server's history still the one this device followed? It
 	// is not if it is shorter than what was seen, or if the event seen

@@ -69,7 +69,11 @@ type Syncer struct {
 	tree   *remoteTree
 	cursor uint64
 	// last identifies the event at cursor (eventID), "" if unknown.
-	last   string
+	last string
+	// shared is set for a folder another account shares with this one
+	// (under /shared): the events feed covers only the account's own
+	// drive, so every round walks the remote folder whole instead.
+	shared bool
 	warned map[string]bool
 	// tidy lets scans delete the temporary files of downloads a killed
 	// run left: only the sync holding the pair's lock may (a status
@@ -109,8 +113,9 @@ func Open(ctx context.Context, d *client.Drive, opt Options) (*Syncer, error) {
 	if _, err := client.SplitPath(opt.Remote); err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(opt.Remote+"/", "/"+client.SharedDir+"/") {
-		return nil, fmt.Errorf("%s: syncing what others share with you is not supported yet; sync a folder of your own drive", opt.Remote)
+	shared := strings.HasPrefix(opt.Remote+"/", "/"+client.SharedDir+"/")
+	if parts, _ := client.SplitPath(opt.Remote); shared && len(parts) < 3 {
+		return nil, fmt.Errorf("%s holds what others share with you, not a folder of its own: sync one shared folder (/%s/OWNER/NAME)", opt.Remote, client.SharedDir)
 	}
 	name := filepath.Join(opt.StateDir, stateName(opt.Server, opt.User, abs, opt.Remote))
 	unlock, err := lockFile(name + ".lock")
@@ -122,7 +127,7 @@ func Open(ctx context.Context, d *client.Drive, opt Options) (*Syncer, error) {
 		unlock()
 		return nil, err
 	}
-	s := &Syncer{d: d, opt: opt, st: st, unlock: unlock, warned: map[string]bool{}, tidy: true}
+	s := &Syncer{d: d, opt: opt, st: st, unlock: unlock, warned: map[string]bool{}, tidy: true, shared: shared}
 	for k, v := range map[string]string{keyServer: opt.Server, keyUser: opt.User, keyLocal: abs, keyRemote: opt.Remote} {
 		if err := st.set(ctx, k, v); err != nil {
 			s.Close()

@@ -36,6 +36,9 @@ const (
 	fullWalkEvery = time.Hour
 	// heartbeatEvery is how often a running sync says so in its state.
 	heartbeatEvery = 30 * time.Second
+	// sharedPoll is how often a watching sync of a folder shared by
+	// another account walks it for changes (it has no events feed).
+	sharedPoll = 30 * time.Second
 )
 
 // RunOptions tune Run.
@@ -218,6 +221,20 @@ func (s *Syncer) followFeed(ctx context.Context, started <-chan struct{}, from *
 	case <-started:
 	case <-ctx.Done():
 		return
+	}
+	if s.shared {
+		// No feed for another account's drive: a pass, which walks the
+		// folder, every sharedPoll.
+		tick := time.NewTicker(sharedPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				poke()
+			case <-ctx.Done():
+				return
+			}
+		}
 	}
 	var cursor uint64
 	pause := func() bool {
