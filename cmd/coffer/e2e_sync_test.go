@@ -1161,3 +1161,46 @@ func mustJSON(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
+
+// TestSyncSharedFolder: alice syncs her team folder and shares it with bob
+// as an editor; bob syncs it from /shared with the CLI. Edits and new
+// files go both ways; carol, a viewer, is refused with a clear message.
+func TestSyncSharedFolder(t *testing.T) {
+	srv := startServer(t)
+	alice := syncDevices(t, srv, "alice", "/team", "alice-laptop")[0]
+	bob := syncDevices(t, srv, "bob", "/shared/alice/team", "bob-laptop")[0]
+	carol := syncDevices(t, srv, "carol", "/shared/alice/team", "carol-laptop")[0]
+	alice.write(t, "plan.txt", []byte("alice's plan"))
+	alice.once(t)
+	mustOK(t, cli(t, alice.env, "share", "add", "/team", "bob", "--role", "editor"), "share with bob")
+	mustOK(t, cli(t, alice.env, "share", "add", "/team", "carol", "--role", "viewer"), "share with carol")
+	for _, d := range []*syncDevice{bob, carol} {
+		var items []map[string]any
+		r := mustOK(t, cli(t, d.env, "shared", "--json"), d.name+": shared")
+		if err := json.Unmarshal([]byte(r.stdout), &items); err != nil || len(items) != 1 {
+			t.Fatalf("%s: shared --json: %v\n%s", d.name, err, r.stdout)
+		}
+		mustOK(t, cli(t, d.env, "shared", "accept", items[0]["id"].(string)), d.name+": accept")
+	}
+
+	if rep := bob.once(t); rep.down != 1 {
+		t.Fatalf("bob's first sync: %v", rep)
+	}
+	bob.write(t, "plan.txt", []byte("bob's edit"))
+	bob.write(t, "notes/bob.txt", []byte("from bob"))
+	bob.once(t)
+	alice.once(t)
+	sameSyncTrees(t, alice, bob)
+	if got := alice.read(t, "plan.txt"); got != "bob's edit" {
+		t.Fatalf("alice's plan.txt after bob's edit: %q", got)
+	}
+	alice.write(t, "notes/alice.txt", []byte("from alice"))
+	alice.once(t)
+	bob.once(t)
+	sameSyncTrees(t, alice, bob)
+
+	r := cli(t, carol.env, carol.syncArgs("--once")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "viewer") || !strings.Contains(r.stderr, "editor role") {
+		t.Fatalf("carol's sync as a viewer: exit %d, %q; want 1 and a message naming the roles", r.code, r.stderr)
+	}
+}
