@@ -297,8 +297,7 @@ func (s *Store) events(ctx context.Context, volumeID []byte, since uint64, limit
 	if since > head {
 		return nil, 0, fmt.Errorf("the history ends at %d: %w", head, meta.ErrCursorExpired)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE volume_id = ? AND seq > ? ORDER BY seq LIMIT ?`, volumeID, int64(since), limit)
+	rows, err := s.r.QueryContext(ctx, eventsPageQuery, volumeID, int64(since), limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -340,6 +339,13 @@ func (s *Store) EventHead(ctx context.Context, volumeID []byte) (uint64, error) 
 	return head, nil
 }
 
+// eventsPageQuery reads a page of a volume's history after a cursor.
+const eventsPageQuery = `SELECT ` + eventColumns + ` FROM events
+	WHERE volume_id = ? AND seq > ? ORDER BY seq LIMIT ?`
+
+// eventHeadsQuery, completed by inList, reads volumes' heads.
+const eventHeadsQuery = `SELECT id, event_seq FROM volumes WHERE id IN (?`
+
 // eventHeadsChunk is how many volumes one EventHeads statement asks for:
 // well under SQLite's and PostgreSQL's limits on parameters.
 const eventHeadsChunk = 500
@@ -361,7 +367,7 @@ func (s *Store) EventHeads(ctx context.Context, volumeIDs [][]byte) (map[string]
 }
 
 func (s *Store) eventHeads(ctx context.Context, args []any, heads map[string]uint64) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, event_seq FROM volumes WHERE id IN (?`+inList(len(args)), args...)
+	rows, err := s.r.QueryContext(ctx, eventHeadsQuery+inList(len(args)), args...)
 	if err != nil {
 		return s.dbErr(err)
 	}

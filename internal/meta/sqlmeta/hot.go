@@ -40,6 +40,8 @@ func (d *Dialect) HotQueries() []HotQuery {
 		{"BlocksWithPrefix", blockPageQuery, []any{[]byte{7}, []byte{8}, blockPageSize}},
 		{"BlocksWithPrefix, last prefix", lastBlockPageQuery, []any{[]byte{0xff}, blockPageSize}},
 		{"StorageLocation", `SELECT ` + storageLocationColumns + ` FROM storage_locations WHERE name = ?`, []any{"x"}},
+		{"Events", eventsPageQuery, []any{id, 1, 1000}},
+		{"EventHeads", eventHeadsQuery + inList(2), []any{id, id}},
 	}
 	for i := range list {
 		list[i].Query = d.rebind(list[i].Query)
