@@ -60,9 +60,14 @@ type seenVersions struct {
 	dirty map[string]struct{}
 	// lines is how many lines the journal has, as far as this process
 	// knows (read at load, appended or rewritten since; not what other
-	// processes appended): past max(2×len(v), seenCompactMin), the next
+	// processes appended): past max(2×entries, seenCompactMin), the next
 	// save compacts.
 	lines int
+	// entries is how many nodes the file held whole when this process
+	// last read or rewrote it: other processes' nodes count, or a file
+	// holding many more than this process's map would be compacted at
+	// every save.
+	entries int
 	// rewrite makes the next save compact, even with nothing changed:
 	// the file is in the old format, damaged, or its last line is torn
 	// (an append would otherwise be glued to it).
@@ -128,7 +133,7 @@ func loadSeen(cfg *Config, sess *SessionFile, volume []byte) (*seenVersions, err
 		// ordered data modes do not do.)
 		s.v, s.lines = map[string]seenRecord{}, 0
 	}
-	s.rewrite = !clean
+	s.entries, s.rewrite = len(s.v), !clean
 	return s, nil
 }
 
@@ -246,7 +251,7 @@ func (s *seenVersions) save() error {
 	if len(s.dirty) == 0 && !s.rewrite {
 		return nil
 	}
-	if s.rewrite || s.lines+len(s.dirty) > max(2*len(s.v), seenCompactMin) {
+	if s.rewrite || s.lines+len(s.dirty) > max(2*s.entries, seenCompactMin) {
 		return s.compact()
 	}
 	return s.appendDirty()
@@ -327,7 +332,7 @@ func (s *seenVersions) compact() error {
 	if err := s.cfg.replace(s.name, buf.Bytes()); err != nil {
 		return fmt.Errorf("compact seen versions: %w", err)
 	}
-	s.lines, s.rewrite = len(v), false
+	s.lines, s.entries, s.rewrite = len(v), len(v), false
 	clear(s.dirty)
 	return nil
 }

@@ -472,3 +472,40 @@ func TestSeenAppendAfterOthersTornLine(t *testing.T) {
 		}
 	}
 }
+
+// TestSeenNoCompactionStorm: a file holding many more nodes than this
+// process knows (another process's, a sync of a large folder) is not
+// compacted at every save of this one: compactions stay rare.
+func TestSeenNoCompactionStorm(t *testing.T) {
+	dir := t.TempDir()
+	big, small := newSeenForTest(t, dir), newSeenForTest(t, dir)
+	for i := range 5000 {
+		big.record(seenID(i), 1, seenFP(i, 1))
+	}
+	mustSave(t, big)
+	// A compaction replaces the file: a new inode.
+	compactions := 0
+	var last os.FileInfo
+	for n := range 3000 {
+		i, v := 10_000+n%10, uint64(1+n/10)
+		small.record(seenID(i), v, seenFP(i, v))
+		mustSave(t, small)
+		fi, err := os.Stat(seenPath(small))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && !os.SameFile(fi, last) {
+			compactions++
+		}
+		last = fi
+	}
+	// small knew of no file when it opened: it compacts once, past
+	// seenCompactMin lines, and learns of the 5,000 entries then.
+	if compactions > 1 {
+		t.Fatalf("%d compactions in 3,000 saves of 10 nodes beside 5,000 others, want at most 1", compactions)
+	}
+	r := newSeenForTest(t, dir)
+	if len(r.v) != 5010 {
+		t.Fatalf("reloaded %d nodes, want 5,010", len(r.v))
+	}
+}

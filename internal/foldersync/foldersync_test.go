@@ -783,3 +783,87 @@ func TestMoveIntoFolderBelowOneMovedBefore(t *testing.T) {
 		t.Fatalf("the moved file on the other device: %q", got)
 	}
 }
+
+// A touch on one device does not bring back what another device deleted,
+// a file or a whole folder, in either order.
+func TestTouchDoesNotReviveDeletes(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.device(t, "laptop"), w.device(t, "desktop")
+	a.write(t, "f.txt", "file")
+	a.write(t, "d/g.txt", "in a folder")
+	a.write(t, "d/h.txt", "beside it")
+	a.write(t, "e/i.txt", "in another folder")
+	a.sync(t)
+	b.sync(t)
+	later := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	touch := func(dev *device, p string) {
+		t.Helper()
+		if err := os.Chtimes(dev.path(p), later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Touched and sent first, deleted on the other device after.
+	touch(b, "f.txt")
+	touch(b, "d/g.txt")
+	b.sync(t)
+	if err := os.Remove(a.path("f.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(a.path("d")); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	b.sync(t)
+	a.sync(t)
+	sameTrees(t, a, b)
+	if tree := a.tree(t); tree["f.txt"] != "" || tree["d/g.txt"] != "" || tree["d/"] != "" {
+		t.Fatalf("a touch brought deleted files back: %v", keys(tree))
+	}
+
+	// Deleted and sent first, touched on the other device after.
+	if err := os.RemoveAll(a.path("e")); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	touch(b, "e/i.txt")
+	b.sync(t)
+	a.sync(t)
+	sameTrees(t, a, b)
+	if _, ok := a.tree(t)["e/"]; ok {
+		t.Fatalf("a touch brought a deleted folder back: %v", keys(a.tree(t)))
+	}
+	if got, err := os.ReadFile(filepath.Join(b.dir, foldersync.TrashDir, "e", "i.txt")); err != nil || string(got) != "in another folder" {
+		t.Fatalf("the touched file in the desktop's .coffer-trash: %q, %v", got, err)
+	}
+}
+
+// Renames in a chain on the server (project to project-old, then
+// project-new to project, synced by another device while this one was
+// away) arrive as two moves, with no warning.
+func TestRenameChainArrivesAsMoves(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.device(t, "laptop"), w.device(t, "desktop")
+	a.write(t, "project/main.go", "old")
+	a.write(t, "project-new/main.go", "new")
+	a.sync(t)
+	b.sync(t)
+	if err := os.Rename(a.path("project"), a.path("project-old")); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	if err := os.Rename(a.path("project-new"), a.path("project")); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	if rep := b.sync(t); rep.Moved != 2 || rep.Downloaded != 0 || rep.Deleted != 0 {
+		t.Fatalf("the rename chain on the desktop: %+v, want two moves", rep)
+	}
+	sameTrees(t, a, b)
+	if got := b.read(t, "project/main.go"); got != "new" {
+		t.Fatalf("project/main.go on the desktop: %q", got)
+	}
+	if len(b.warns) != 0 {
+		t.Fatalf("warnings: %v", b.warns)
+	}
+}

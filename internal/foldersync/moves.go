@@ -111,6 +111,14 @@ func (s *Syncer) moves(ctx context.Context, v *view, rep *Report) (moved bool, d
 						continue
 					}
 				}
+				if o := v.bases[r.path]; o != nil && v.loc[r.path] != nil && !isDone(r.path) {
+					if or := s.tree.byID[string(o.Node)]; or != nil && or.path != r.path {
+						// What has the place here moves away later this
+						// round (renames in a chain: a to c, then b to
+						// a): this move is made in the next round.
+						continue
+					}
+				}
 				if v.loc[r.path] != nil && v.bases[r.path] == nil {
 					// Something new here has the name: it is kept
 					// under a conflict name, and uploaded as such.

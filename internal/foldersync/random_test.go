@@ -1,6 +1,7 @@
 package foldersync_test
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
@@ -32,7 +33,7 @@ import (
 // COFFER_SYNC_VERBOSE=1 logs each operation, and each change a sync
 // makes, as it happens.
 func TestRandomOperations(t *testing.T) {
-	steps, runs := 30, 0
+	steps, runs := 0, 0 // 0: each seed's own, else 30
 	if v := os.Getenv("COFFER_SYNC_STEPS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -55,24 +56,32 @@ func TestRandomOperations(t *testing.T) {
 		if err != nil {
 			t.Fatalf("COFFER_SYNC_SEED=%q: want a number", v)
 		}
-		seeds = []uint64{s}
+		seeds = []randomRun{{seed: s}}
 	} else if runs > 0 {
-		seeds = make([]uint64, runs)
+		seeds = make([]randomRun, runs)
 		for i := range seeds {
-			seeds[i] = uint64(time.Now().UnixNano()) + uint64(i)
+			seeds[i].seed = uint64(time.Now().UnixNano()) + uint64(i)
 		}
 	}
-	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Logf("seed %d, %d steps (replay: COFFER_SYNC_SEED=%d go test ./internal/foldersync -run TestRandomOperations)", seed, steps, seed)
-			runRandom(t, seed, steps)
+	for _, run := range seeds {
+		n := cmp.Or(steps, run.steps, 30)
+		t.Run(fmt.Sprintf("seed=%d", run.seed), func(t *testing.T) {
+			t.Logf("seed %d, %d steps (replay: COFFER_SYNC_SEED=%d COFFER_SYNC_STEPS=%d go test ./internal/foldersync -run TestRandomOperations)", run.seed, n, run.seed, n)
+			runRandom(t, run.seed, n)
 		})
 	}
 }
 
+// randomRun is a seed and its number of steps (0: 30).
+type randomRun struct {
+	seed  uint64
+	steps int
+}
+
 // regressionSeeds run by default: a few plain ones, and seeds that once
 // failed (each such bug also has a plain test).
-var regressionSeeds = []uint64{1, 2, 3, 4, 5, 6, 1795531858982851040}
+var regressionSeeds = []randomRun{{seed: 1}, {seed: 2}, {seed: 3}, {seed: 4}, {seed: 5}, {seed: 6},
+	{seed: 1795531858982851040}, {seed: 1795535664690557042, steps: 80}}
 
 // rnd is one random run: the devices, the oracle's record of contents,
 // and a log of every operation, printed if the run fails.

@@ -141,6 +141,14 @@ func remoteChanged(b *base, r *rnode) bool {
 	return b.Kind == kindFile && string(r.e.Head.ID) != string(b.Rev)
 }
 
+// remoteEdited is remoteChanged, but for a new revision of the same bytes
+// (a touch on another device): that one does not count against a delete
+// made here.
+func remoteEdited(b *base, r *rnode) bool {
+	return remoteChanged(b, r) && !(r != nil && r.kids == nil && b.Kind == kindFile &&
+		string(r.ID()) == string(b.Node) && r.e.Attrs.SHA256 == b.SHA)
+}
+
 // work is what the path-by-path walk of a round leaves to do in bulk.
 type work struct {
 	downloads []string // paths whose remote file replaces or becomes the local one
@@ -316,6 +324,9 @@ func (s *Syncer) decide(ctx context.Context, v *view, p string, w *work, rep *Re
 	switch {
 	case l == nil && r == nil:
 		return false, s.st.remove(ctx, p)
+	case l == nil && !remoteEdited(b, r):
+		// Deleted here, touched there: the delete wins.
+		return s.deleteRemote(ctx, v, p, rep)
 	case l == nil:
 		// Deleted here, changed there: the change wins.
 		if err := s.st.remove(ctx, p); err != nil {
@@ -456,7 +467,7 @@ func (s *Syncer) deleteRemote(ctx context.Context, v *view, p string, rep *Repor
 			if q == p || !under(q, p) {
 				continue
 			}
-			if bq := v.bases[q]; bq == nil || remoteChanged(bq, rq) {
+			if bq := v.bases[q]; bq == nil || remoteEdited(bq, rq) {
 				// Something below changed there: keep the folder. A
 				// file that took its name here is kept too, under a
 				// conflict name.
@@ -506,7 +517,15 @@ func (s *Syncer) deleteLocal(ctx context.Context, v *view, p string, rep *Report
 				continue
 			}
 			bq := v.bases[q]
-			if bq == nil || lq.Kind != bq.Kind || lq.Kind == kindFile && !lq.sameStat(bq) {
+			changed := bq == nil || lq.Kind != bq.Kind
+			if !changed && lq.Kind == kindFile && !lq.sameStat(bq) {
+				// A new time or inode is no edit: the content says (a
+				// touched file goes to the local trash with the folder).
+				if changed, err = s.localChanged(ctx, v, q); err != nil {
+					return false, err
+				}
+			}
+			if changed {
 				// Something below changed here: keep the folder, which
 				// is sent again as a new one. Its new record replaces
 				// the old one only once it exists; what is below keeps
