@@ -69,6 +69,13 @@ func (s *Syncer) moves(ctx context.Context, v *view, rep *Report) (moved bool, d
 			if h, err := s.hash(ctx, v, q); err != nil || h.SHA != b.SHA {
 				return ""
 			}
+		} else if !keepsAChild(v, b.Path, q) || v.rem[q] != nil && v.rem[q].kids != nil {
+			// A folder made where one was deleted may get its inode
+			// (rm -r c; mkdir d): a move of c would carry c's files
+			// there on the server, and then delete them one by one.
+			// So may a folder this sync made here for one the server
+			// has: that one is no move at all.
+			return ""
 		}
 		return q
 	}
@@ -249,6 +256,23 @@ func (s *Syncer) clearDeleted(ctx context.Context, v *view, p string, rep *Repor
 	delete(v.loc, p)
 	delete(v.bases, p)
 	return nil
+}
+
+// keepsAChild reports whether local folder q, a folder at path p of the
+// base, holds one of p's synced children by name, or p had none: what a
+// moved folder does, and a new folder with a recycled inode does not.
+func keepsAChild(v *view, p, q string) bool {
+	had := false
+	for c := range v.bases {
+		if parentOf(c) != p {
+			continue
+		}
+		had = true
+		if v.loc[q+c[len(p):]] != nil {
+			return true
+		}
+	}
+	return !had
 }
 
 // repath gives the nodes below a moved folder their new paths, here and
