@@ -135,3 +135,43 @@ func TestEventsTampered(t *testing.T) {
 		t.Errorf("EventsHead with events: %v, want ErrTampered", err)
 	}
 }
+
+// TestTrashFolderSince: a folder trashed as seen at a cursor is refused
+// (a conflict) once something in it changed after that cursor, and goes
+// to the trash when nothing did.
+func TestTrashFolderSince(t *testing.T) {
+	de := newDrive(t, server.Options{})
+	d := de.drive
+	dir, err := d.Mkdir(ctx, "/dir/sub", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := d.Resolve(ctx, "/dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := d.EventsHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another device adds a folder inside after the cursor.
+	if _, err := d.MkdirIn(ctx, dir, "added"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.TrashFolderSince(ctx, top, seen); !client.IsConflict(err) {
+		t.Fatalf("trash of a folder changed since the cursor: %v, want a conflict", err)
+	}
+	if _, err := d.Resolve(ctx, "/dir/sub/added"); err != nil {
+		t.Fatalf("after the refused trash: %v", err)
+	}
+	now, err := d.EventsHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.TrashFolderSince(ctx, top, now); err != nil {
+		t.Fatalf("trash of a folder unchanged since the cursor: %v", err)
+	}
+	if _, err := d.Resolve(ctx, "/dir"); !errors.Is(err, client.ErrNotExist) {
+		t.Fatalf("after the trash, /dir: %v", err)
+	}
+}

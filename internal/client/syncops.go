@@ -76,6 +76,18 @@ func (d *Drive) MkdirIn(ctx context.Context, parent *Entry, name string) (*Entry
 // record is still the server's (else a conflict, see IsConflict). A
 // folder's record does not change when its children do.
 func (d *Drive) TrashEntry(ctx context.Context, e *Entry) error {
+	return d.trashEntry(ctx, e, 0)
+}
+
+// TrashFolderSince is TrashEntry for a folder seen as it was at events
+// cursor since (see Events): it is a conflict too if anything in it
+// changed after that point (a file edited or added by another device),
+// which would otherwise go to the trash with the folder.
+func (d *Drive) TrashFolderSince(ctx context.Context, e *Entry, since uint64) error {
+	return d.trashEntry(ctx, e, since)
+}
+
+func (d *Drive) trashEntry(ctx context.Context, e *Entry, since uint64) error {
 	if err := d.writable(e, "remove "+e.path); err != nil {
 		return err
 	}
@@ -85,6 +97,9 @@ func (d *Drive) TrashEntry(ctx context.Context, e *Entry) error {
 	// Only the record e holds: an edit made since is a conflict, not
 	// something to throw away.
 	q := "?expect_version=" + strconv.FormatUint(e.Record.Version, 10)
+	if since > 0 {
+		q += "&unchanged_since=" + strconv.FormatUint(since, 10)
+	}
 	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/nodes/"+b64(e.ID)+"/trash"+q, nil, nil); err != nil {
 		return fmt.Errorf("remove %s: %w", e.path, err)
 	}

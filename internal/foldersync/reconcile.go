@@ -495,7 +495,13 @@ func (s *Syncer) deleteRemote(ctx context.Context, v *view, p string, rep *Repor
 			}
 		}
 	}
-	if err := s.d.TrashEntry(ctx, r.e); err != nil {
+	trash := s.d.TrashEntry
+	if r.kids != nil && !s.shared && s.cursor > 0 {
+		// Checked above against the view at the cursor; the server
+		// checks again, atomically, that nothing in it changed since.
+		trash = func(ctx context.Context, e *client.Entry) error { return s.d.TrashFolderSince(ctx, e, s.cursor) }
+	}
+	if err := trash(ctx, r.e); err != nil {
 		if client.IsNotFound(err) {
 			return true, s.st.remove(ctx, p)
 		}

@@ -302,8 +302,13 @@ type DriveStore interface {
 	// TrashNodeIf is TrashNode if the node's record version is still
 	// expectVersion (else ErrConflict), checked in the same transaction:
 	// a device that deletes a file it saw must not trash an edit another
-	// device made meanwhile.
-	TrashNodeIf(ctx context.Context, id []byte, expectVersion uint64, now time.Time) error
+	// device made meanwhile. With unchangedSince > 0, it is also
+	// ErrConflict if an event of the volume after that sequence number
+	// names a node of the subtree (as the node, or as the parent: a
+	// creation, an edit, a move in, a trash inside), or if the history no
+	// longer reaches back to it: a device that deletes a folder as it saw
+	// it at that point must not trash what others put in it since.
+	TrashNodeIf(ctx context.Context, id []byte, expectVersion, unchangedSince uint64, now time.Time) error
 	// RestoreNode brings a trashed node back under its parent, which must
 	// be active (ErrInvalid), under a free name (ErrExists).
 	RestoreNode(ctx context.Context, id []byte) error

@@ -581,16 +581,29 @@ func (s *Server) handleRevisions(w http.ResponseWriter, r *http.Request, sess *m
 func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *meta.Session) {
 	// ?expect_version=N trashes the node only if its record is still
 	// version N: a syncing device deletes what it saw, not an edit made
-	// since.
-	if v := r.URL.Query().Get("expect_version"); v != "" {
+	// since. &unchanged_since=C (the events cursor it saw the folder at)
+	// also refuses if anything in the subtree changed after C.
+	q := r.URL.Query()
+	if v := q.Get("expect_version"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
 			s.writeError(w, r, badRequest("expect_version must be a positive integer"))
 			return
 		}
+		var since uint64
+		if c := q.Get("unchanged_since"); c != "" {
+			if since, err = strconv.ParseUint(c, 10, 64); err != nil || since == 0 {
+				s.writeError(w, r, badRequest("unchanged_since must be a positive events cursor"))
+				return
+			}
+		}
 		s.nodeAction(w, r, sess, "move to trash", func(ctx context.Context, id []byte) error {
-			return s.store.TrashNodeIf(ctx, id, n, s.now())
+			return s.store.TrashNodeIf(ctx, id, n, since, s.now())
 		})
+		return
+	}
+	if q.Has("unchanged_since") {
+		s.writeError(w, r, badRequest("unchanged_since goes with expect_version"))
 		return
 	}
 	s.nodeAction(w, r, sess, "move to trash", func(ctx context.Context, id []byte) error {

@@ -194,3 +194,27 @@ func TestBatchOverQuotaLeavesNothing(t *testing.T) {
 		t.Errorf("a refused batch used %d bytes", us.UsedBytes)
 	}
 }
+
+// TestTrashQueryChecks: the trash endpoint's conditions are checked before
+// anything happens; a bad one is a 400 naming it, and the node stays.
+func TestTrashQueryChecks(t *testing.T) {
+	env := servertest.Start(t, server.Options{})
+	alice, f := driveOf(t, env, "alice")
+	id := base64.RawURLEncoding.EncodeToString(f.ID)
+	for _, q := range []string{"?expect_version=0", "?expect_version=x", "?expect_version=1&unchanged_since=0",
+		"?expect_version=1&unchanged_since=-1", "?unchanged_since=3"} {
+		status, _, body := call(t, http.MethodPost, env.URL+"/v1/nodes/"+id+"/trash"+q, "application/json", nil, alice.Token)
+		if status != http.StatusBadRequest {
+			t.Errorf("trash%s: %d %s, want 400", q, status, body)
+		}
+	}
+	// A cursor past the drive's history is no view of it: a conflict.
+	status, _, body := call(t, http.MethodPost, env.URL+"/v1/nodes/"+id+"/trash?expect_version=1&unchanged_since=9999", "application/json", nil, alice.Token)
+	if status != http.StatusConflict {
+		t.Errorf("trash with a cursor past the history: %d %s, want 409", status, body)
+	}
+	status, _, body = call(t, http.MethodGet, env.URL+"/v1/nodes/"+id, "", nil, alice.Token)
+	if status != http.StatusOK || bytes.Contains(body, []byte(`"trashed"`)) {
+		t.Fatalf("the node after refused trashes: %d %s", status, body)
+	}
+}

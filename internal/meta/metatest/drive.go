@@ -538,17 +538,69 @@ var updateTests = []test{
 		ctx := t.Context()
 		d := newDrive(t, s, "alice")
 		f, _ := d.file(d.root, "f")
-		if err := s.TrashNodeIf(ctx, f.ID, f.Version+1, t0); !errors.Is(err, meta.ErrConflict) {
+		if err := s.TrashNodeIf(ctx, f.ID, f.Version+1, 0, t0); !errors.Is(err, meta.ErrConflict) {
 			t.Fatalf("TrashNodeIf with a version the node does not have: %v, want ErrConflict", err)
 		}
 		if n, err := s.Node(ctx, f.ID); err != nil || n.State != meta.NodeActive {
 			t.Fatalf("a refused trash changed the node: %v, %v", n, err)
 		}
-		if err := s.TrashNodeIf(ctx, f.ID, f.Version, t0); err != nil {
+		if err := s.TrashNodeIf(ctx, f.ID, f.Version, 0, t0); err != nil {
 			t.Fatalf("TrashNodeIf with the node's version: %v", err)
 		}
 		if n, err := s.Node(ctx, f.ID); err != nil || n.State != meta.NodeTrashed {
 			t.Fatalf("after TrashNodeIf: %v, %v", n, err)
+		}
+	}},
+	{"TrashNodeIfUnchangedSince", func(t *testing.T, s meta.Store) {
+		ctx := t.Context()
+		d := newDrive(t, s, "alice")
+		dir := d.folder(d.root, "dir")
+		sub := d.folder(dir, "sub")
+		f, _ := d.file(sub, "f", "b1")
+		other := d.folder(d.root, "other")
+		moved, _ := d.file(other, "moved", "b2")
+		at := d.head()
+		refused := func(what string, since uint64) {
+			t.Helper()
+			if err := s.TrashNodeIf(ctx, dir.ID, dir.Version, since, t0); !errors.Is(err, meta.ErrConflict) {
+				t.Fatalf("TrashNodeIf after %s: %v, want ErrConflict", what, err)
+			}
+			if n, err := s.Node(ctx, dir.ID); err != nil || n.State != meta.NodeActive {
+				t.Fatalf("a refused trash changed the folder: %v, %v", n, err)
+			}
+		}
+		// A change elsewhere in the volume is no reason to refuse.
+		d.commit(moved, 0, "b3")
+		if err := s.TrashNodeIf(ctx, sub.ID, sub.Version, at, t0); err != nil {
+			t.Fatalf("TrashNodeIf with a change outside the folder: %v", err)
+		}
+		if err := s.RestoreNode(ctx, sub.ID); err != nil {
+			t.Fatal(err)
+		}
+		at = d.head()
+		// An edit two levels down.
+		d.commit(f, 0, "b4")
+		refused("an edit inside", at)
+		at = d.head()
+		// A file moved in.
+		m := next(d.node(moved.ID))
+		m.ParentID = sub.ID
+		if err := s.UpdateNode(ctx, moved.ID, m); err != nil {
+			t.Fatal(err)
+		}
+		refused("a move in", at)
+		at = d.head()
+		// A new folder inside.
+		d.folder(sub, "new")
+		refused("a creation inside", at)
+		// A cursor past all of it; a cursor before what is kept.
+		if _, err := s.PruneEvents(ctx, t0.Add(time.Hour), 1); err != nil {
+			t.Fatal(err)
+		}
+		refused("the history it names was pruned", 1)
+		refused("a cursor past the history", d.head()+1)
+		if err := s.TrashNodeIf(ctx, dir.ID, dir.Version, d.head(), t0); err != nil {
+			t.Fatalf("TrashNodeIf with nothing changed since: %v", err)
 		}
 	}},
 	{"MoveInvalidTarget", func(t *testing.T, s meta.Store) {

@@ -756,15 +756,58 @@ func (s *Store) Revision(ctx context.Context, id []byte) (*meta.Revision, error)
 // itself or by way of a folder above it. The node's version and UpdatedAt
 // do not change: the trash is not part of the signed record.
 func (s *Store) TrashNode(ctx context.Context, id []byte, now time.Time) error {
-	return s.trashNode(ctx, id, 0, false, now)
+	return s.trashNode(ctx, id, 0, 0, false, now)
 }
 
 // TrashNodeIf is TrashNode if the node's version is still expectVersion.
-func (s *Store) TrashNodeIf(ctx context.Context, id []byte, expectVersion uint64, now time.Time) error {
-	return s.trashNode(ctx, id, expectVersion, true, now)
+func (s *Store) TrashNodeIf(ctx context.Context, id []byte, expectVersion, unchangedSince uint64, now time.Time) error {
+	return s.trashNode(ctx, id, expectVersion, unchangedSince, true, now)
 }
 
-func (s *Store) trashNode(ctx context.Context, id []byte, expectVersion uint64, check bool, now time.Time) error {
+// subtreeChangedQuery finds an event after ?3 in volume ?2 that names a
+// node of ?1's active subtree as the node or as its parent.
+const subtreeChangedQuery = `
+	WITH RECURSIVE sub(id) AS (
+		SELECT id FROM nodes WHERE id = ?1
+		UNION ALL
+		SELECT n.id FROM nodes AS n JOIN sub ON n.parent_id = sub.id WHERE n.state = 0
+	)
+	SELECT 1 FROM events AS e
+	WHERE e.volume_id = ?2 AND e.seq > ?3
+		AND (e.node_id IN (SELECT id FROM sub) OR e.parent_id IN (SELECT id FROM sub))
+	LIMIT 1`
+
+// subtreeChangedSince returns ErrConflict if the subtree of id changed
+// after event since of its volume, or if the history kept does not reach
+// back that far.
+func subtreeChangedSince(ctx context.Context, tx txn, id, volumeID []byte, since uint64) error {
+	var head uint64
+	if err := tx.QueryRowContext(ctx, `SELECT event_seq FROM volumes WHERE id = ?`, volumeID).Scan(intCol[uint64]{&head}); err != nil {
+		return err
+	}
+	if since > head {
+		// Not a point of this history (one restored from a backup?).
+		return fmt.Errorf("the history ends at %d, before %d: %w", head, since, meta.ErrConflict)
+	}
+	var oldest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT min(seq) FROM events WHERE volume_id = ?`, volumeID).Scan(&oldest); err != nil {
+		return err
+	}
+	if oldest.Valid && uint64(oldest.Int64) > since+1 {
+		return fmt.Errorf("the history kept starts after %d: %w", since, meta.ErrConflict)
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, subtreeChangedQuery, id, volumeID, int64(since)).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("what is in it changed after %d: %w", since, meta.ErrConflict)
+}
+
+func (s *Store) trashNode(ctx context.Context, id []byte, expectVersion, unchangedSince uint64, check bool, now time.Time) error {
 	err := s.writeEvents(ctx, nodeVolume(id), func(tx txn, log *eventLog) error {
 		cur, err := getNodeInfo(ctx, tx, id)
 		if err != nil {
@@ -772,6 +815,11 @@ func (s *Store) trashNode(ctx context.Context, id []byte, expectVersion uint64, 
 		}
 		if check && cur.version != expectVersion {
 			return fmt.Errorf("version is %d, not %d: %w", cur.version, expectVersion, meta.ErrConflict)
+		}
+		if check && unchangedSince > 0 {
+			if err := subtreeChangedSince(ctx, tx, id, cur.volumeID, unchangedSince); err != nil {
+				return err
+			}
 		}
 		if len(cur.parentID) == 0 {
 			return fmt.Errorf("a volume's root cannot be trashed: %w", meta.ErrInvalid)
