@@ -97,7 +97,9 @@ func (d *Drive) trashEntry(ctx context.Context, e *Entry, since uint64) error {
 	// Only the record e holds: an edit made since is a conflict, not
 	// something to throw away.
 	q := "?expect_version=" + strconv.FormatUint(e.Record.Version, 10)
-	if since > 0 {
+	if since > 0 && e.via == nil {
+		// The cursor is of this account's own drive's history: it says
+		// nothing of another account's drive, reached through a share.
 		q += "&unchanged_since=" + strconv.FormatUint(since, 10)
 	}
 	if err := d.acc.t.do(ctx, http.MethodPost, "/v1/nodes/"+b64(e.ID)+"/trash"+q, nil, nil); err != nil {

@@ -113,8 +113,11 @@ func Open(ctx context.Context, d *client.Drive, opt Options) (*Syncer, error) {
 	if _, err := client.SplitPath(opt.Remote); err != nil {
 		return nil, err
 	}
-	shared := strings.HasPrefix(opt.Remote+"/", "/"+client.SharedDir+"/")
-	if parts, _ := client.SplitPath(opt.Remote); shared && len(parts) < 3 {
+	// From the path as the client resolves it: "//shared/x" is under
+	// /shared too.
+	parts, _ := client.SplitPath(opt.Remote)
+	shared := len(parts) > 0 && parts[0] == client.SharedDir
+	if shared && len(parts) < 3 {
 		return nil, fmt.Errorf("%s holds what others share with you, not a folder of its own: sync one shared folder (/%s/OWNER/NAME)", opt.Remote, client.SharedDir)
 	}
 	name := filepath.Join(opt.StateDir, stateName(opt.Server, opt.User, abs, opt.Remote))

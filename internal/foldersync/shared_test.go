@@ -152,4 +152,21 @@ func TestSyncFolderSharedReadOnlyIsRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/shared/OWNER/NAME") {
 		t.Errorf("sync of /shared/alice: %v, want a refusal", err)
 	}
+
+	// Spelt with a double slash, the path still names the share, and a
+	// viewer is still refused.
+	w = newWorld(t)
+	a := w.device(t, "laptop")
+	a.write(t, "doc.txt", "from alice")
+	a.sync(t)
+	vd, vcfg, at := w.member(t, crypto.RoleViewer)
+	s, err := foldersync.Open(ctx, vd, foldersync.Options{Local: t.TempDir(), Remote: "/" + at,
+		StateDir: filepath.Join(vcfg, "sync"), Server: w.url, User: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Once(ctx); err == nil || !strings.Contains(err.Error(), "editor") {
+		t.Errorf("a viewer's sync of /%s: %v, want a refusal naming the editor role", at, err)
+	}
 }

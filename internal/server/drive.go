@@ -597,8 +597,14 @@ func (s *Server) handleTrashNode(w http.ResponseWriter, r *http.Request, sess *m
 				return
 			}
 		}
-		s.nodeAction(w, r, sess, "move to trash", func(ctx context.Context, id []byte) error {
-			return s.store.TrashNodeIf(ctx, id, n, since, s.now())
+		s.nodeActionOn(w, r, sess, "move to trash", func(ctx context.Context, a *nodeAccess) error {
+			if since > 0 && !a.owner {
+				// The cursor is a point of the owner's history, which a
+				// member does not read; and its checks would tell a
+				// member how far that history goes.
+				return badRequest("unchanged_since is for the drive's owner")
+			}
+			return s.store.TrashNodeIf(ctx, a.node.ID, n, since, s.now())
 		})
 		return
 	}
@@ -618,13 +624,19 @@ func (s *Server) handleRestoreNode(w http.ResponseWriter, r *http.Request, sess 
 // nodeAction answers a request that changes the state of node {id} with
 // one store operation, which needs the right to rename, move or trash it.
 func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request, sess *meta.Session, what string, do func(context.Context, []byte) error) {
+	s.nodeActionOn(w, r, sess, what, func(ctx context.Context, a *nodeAccess) error { return do(ctx, a.node.ID) })
+}
+
+// nodeActionOn is nodeAction for an action that needs to know how the
+// caller reaches the node.
+func (s *Server) nodeActionOn(w http.ResponseWriter, r *http.Request, sess *meta.Session, what string, do func(context.Context, *nodeAccess) error) {
 	ctx := r.Context()
 	a, err := s.nodeFor(ctx, sess, r.PathValue("id"), needChange)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := do(ctx, a.node.ID); err != nil {
+	if err := do(ctx, a); err != nil {
 		s.writeError(w, r, driveErr(err, what))
 		return
 	}

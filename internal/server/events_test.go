@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -376,5 +377,41 @@ func TestEventsBadRequests(t *testing.T) {
 	_, sess := account(t, env, "nodrive", "nodrive password")
 	if status, _, body := call(t, http.MethodGet, env.URL+api.PathEvents+"?since=0", "", nil, sess.Token); status != http.StatusNotFound {
 		t.Errorf("no drive: %d %s", status, body)
+	}
+}
+
+// TestTrashUnchangedSinceIsTheOwners: a member who may trash in a shared
+// folder cannot send unchanged_since (a point of the owner's history,
+// which would also tell the member how far it goes); the owner can.
+func TestTrashUnchangedSinceIsTheOwners(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t, server.Options{})
+	alice, bob := newEventsUser(t, env, "alice"), newEventsUser(t, env, "bob")
+	if _, err := alice.drive.Mkdir(ctx, "/team/inner", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.drive.ShareAdd(ctx, "/team", "bob", crypto.RoleEditor); err != nil {
+		t.Fatal(err)
+	}
+	list, err := bob.drive.Shared(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("bob's shares: %v, %v", list, err)
+	}
+	if _, err := bob.drive.Accept(ctx, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	inner, err := alice.drive.Resolve(ctx, "/team/inner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("%s/v1/nodes/%s/trash?expect_version=%d&unchanged_since=%d", env.URL,
+		base64.RawURLEncoding.EncodeToString(inner.ID), inner.Record.Version, alice.head())
+	status, _, body := call(t, http.MethodPost, path, "application/json", nil, bob.sess.Token)
+	if status != http.StatusBadRequest || !bytes.Contains(body, []byte("owner")) {
+		t.Fatalf("bob's trash with unchanged_since: %d %s, want 400", status, body)
+	}
+	status, _, body = call(t, http.MethodPost, path, "application/json", nil, alice.sess.Token)
+	if status != http.StatusOK {
+		t.Fatalf("alice's trash with unchanged_since: %d %s", status, body)
 	}
 }
