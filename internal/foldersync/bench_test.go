@@ -92,19 +92,8 @@ type benchDevice struct {
 
 func (w *benchWorld) device(b *testing.B, name string) *benchDevice {
 	b.Helper()
-	cfg, err := client.OpenConfig(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := client.New(cfg, nil)
-	if _, err := c.Login(ctx, w.url, "alice", []byte("pw")); err != nil {
-		b.Fatal(err)
-	}
-	d, err := c.Drive(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev := &benchDevice{drive: d, cfgDir: cfg.Dir(), dir: filepath.Join(b.TempDir(), name)}
+	d, cfgDir := logIn(b, w.url, "alice", "pw", false)
+	dev := &benchDevice{drive: d, cfgDir: cfgDir, dir: filepath.Join(b.TempDir(), name)}
 	if err := os.Mkdir(dev.dir, 0o755); err != nil {
 		b.Fatal(err)
 	}

@@ -65,21 +65,34 @@ func (w *world) device(t *testing.T, name string) *device {
 // the device's state folder too.
 func (w *world) deviceWith(t *testing.T, name string, tweak func(*foldersync.Options)) (*device, string) {
 	t.Helper()
-	cfg, err := client.OpenConfig(t.TempDir())
+	d, cfgDir := logIn(t, w.url, "alice", "pw", false)
+	dev := &device{name: name, dir: t.TempDir(), drive: d, tweak: tweak}
+	dev.open(t, w, cfgDir)
+	return dev, filepath.Join(cfgDir, "sync")
+}
+
+// logIn logs user in from a new config folder (signing up first if
+// signUp) and returns the drive and the folder.
+func logIn(tb testing.TB, url, user, password string, signUp bool) (*client.Drive, string) {
+	tb.Helper()
+	cfg, err := client.OpenConfig(tb.TempDir())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	c := client.New(cfg, nil)
-	if _, err := c.Login(ctx, w.url, "alice", []byte("pw")); err != nil {
-		t.Fatal(err)
+	if signUp {
+		if _, err := c.Signup(ctx, url, user, []byte(password)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := c.Login(ctx, url, user, []byte(password)); err != nil {
+		tb.Fatal(err)
 	}
 	d, err := c.Drive(ctx)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	dev := &device{name: name, dir: t.TempDir(), drive: d, tweak: tweak}
-	dev.open(t, w, cfg.Dir())
-	return dev, filepath.Join(cfg.Dir(), "sync")
+	return d, cfg.Dir()
 }
 
 func (dev *device) open(t *testing.T, w *world, cfgDir string) {

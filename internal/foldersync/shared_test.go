@@ -16,36 +16,11 @@ import (
 // and where the share appears to him (/shared/alice/NAME).
 func (w *world) member(t *testing.T, role crypto.Role) (*client.Drive, string, string) {
 	t.Helper()
-	acfg, err := client.OpenConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := client.New(acfg, nil)
-	if _, err := ac.Login(ctx, w.url, "alice", []byte("pw")); err != nil {
-		t.Fatal(err)
-	}
-	ad, err := ac.Drive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ad, _ := logIn(t, w.url, "alice", "pw", false)
 	if _, err := ad.Mkdir(ctx, w.remote, true); err != nil && !client.IsConflict(err) {
 		t.Fatal(err)
 	}
-	bcfg, err := client.OpenConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc := client.New(bcfg, nil)
-	if _, err := bc.Signup(ctx, w.url, "bob", []byte("pw-bob")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bc.Login(ctx, w.url, "bob", []byte("pw-bob")); err != nil {
-		t.Fatal(err)
-	}
-	bd, err := bc.Drive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bd, bcfgDir := logIn(t, w.url, "bob", "pw-bob", true)
 	if _, err := ad.ShareAdd(ctx, w.remote, "bob", role); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +32,7 @@ func (w *world) member(t *testing.T, role crypto.Role) (*client.Drive, string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bd, bcfg.Dir(), info.Path
+	return bd, bcfgDir, info.Path
 }
 
 // memberDevice is bob's device syncing the folder alice shares with him.
