@@ -188,6 +188,9 @@ func (s *Syncer) fullScan(ctx context.Context) error {
 	}
 	if errors.Is(err, client.ErrNotExist) {
 		if was != "" {
+			if s.shared {
+				return fmt.Errorf("the shared folder %s is gone: the owner may have moved it to the trash or stopped sharing it (see `coffer shared ls`); the local folder is left as it is", s.opt.Remote)
+			}
 			return fmt.Errorf("the remote folder %s is gone (is it, or a folder above it, in the trash?); restore it, or start over with `coffer sync --reset %s %s`", s.opt.Remote, s.opt.Local, s.opt.Remote)
 		}
 		root, err = s.d.Mkdir(ctx, s.opt.Remote, true)

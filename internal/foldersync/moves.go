@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // moves finds renames and moves on either side and repeats them on the
@@ -46,6 +47,20 @@ func (s *Syncer) moves(ctx context.Context, v *view, rep *Report) (moved bool, d
 			byIno[l.Ino] = p
 		}
 	}
+	// The synced children of each folder, by name: whether a folder
+	// moved is told by whether it took them along. Made at the first
+	// folder that may have moved, not on every (idle) round.
+	var kids map[string][]string
+	kidsOf := func() map[string][]string {
+		if kids == nil {
+			kids = map[string][]string{}
+			for p := range v.bases {
+				i := strings.LastIndexByte(p, '/')
+				kids[p[:max(i, 0)]] = append(kids[p[:max(i, 0)]], p[i+1:])
+			}
+		}
+		return kids
+	}
 	localMove := func(b *base) string {
 		if v.loc[b.Path] != nil || b.Ino == 0 {
 			return ""
@@ -69,7 +84,7 @@ func (s *Syncer) moves(ctx context.Context, v *view, rep *Report) (moved bool, d
 			if h, err := s.hash(ctx, v, q); err != nil || h.SHA != b.SHA {
 				return ""
 			}
-		} else if !keepsAChild(v, b.Path, q) || v.rem[q] != nil && v.rem[q].kids != nil {
+		} else if !keepsAChild(v, kidsOf(), b.Path, q) || v.rem[q] != nil && v.rem[q].kids != nil {
 			// A folder made where one was deleted may get its inode
 			// (rm -r c; mkdir d): a move of c would carry c's files
 			// there on the server, and then delete them one by one.
@@ -259,20 +274,16 @@ func (s *Syncer) clearDeleted(ctx context.Context, v *view, p string, rep *Repor
 }
 
 // keepsAChild reports whether local folder q, a folder at path p of the
-// base, holds one of p's synced children by name, or p had none: what a
-// moved folder does, and a new folder with a recycled inode does not.
-func keepsAChild(v *view, p, q string) bool {
-	had := false
-	for c := range v.bases {
-		if parentOf(c) != p {
-			continue
-		}
-		had = true
-		if v.loc[q+c[len(p):]] != nil {
+// base, holds one of p's synced children (kids, by folder) by name, or p
+// had none: what a moved folder does, and a new folder with a recycled
+// inode does not.
+func keepsAChild(v *view, kids map[string][]string, p, q string) bool {
+	for _, name := range kids[p] {
+		if v.loc[q+"/"+name] != nil {
 			return true
 		}
 	}
-	return !had
+	return len(kids[p]) == 0
 }
 
 // repath gives the nodes below a moved folder their new paths, here and

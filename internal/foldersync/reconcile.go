@@ -528,7 +528,11 @@ func (s *Syncer) deleteLocal(ctx context.Context, v *view, p string, rep *Report
 				// A new time or inode is no edit: the content says (a
 				// touched file goes to the local trash with the folder).
 				if changed, err = s.localChanged(ctx, v, q); err != nil {
-					return false, err
+					if ctx.Err() != nil {
+						return false, err
+					}
+					// Unreadable now: kept, as a change would be.
+					changed, err = true, nil
 				}
 			}
 			if changed {
